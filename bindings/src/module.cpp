@@ -1,0 +1,9 @@
+#include "bindings.hpp"
+
+PYBIND11_MODULE(_core, m) {
+  m.doc() = "hilbench C++ core: transports, protocol clients, evidence journal";
+  hilbench::python::bind_errors(m);
+  hilbench::python::bind_transport(m);
+  hilbench::python::bind_modbus(m);
+  hilbench::python::bind_journal(m);
+}

@@ -1,0 +1,18 @@
+include_guard(GLOBAL)
+find_library(UMOCKDEV_PRELOAD NAMES libumockdev-preload.so.0 umockdev-preload REQUIRED)
+
+# hilbench_add_boost_test(<source> <libraries...>)
+function(hilbench_add_boost_test source)
+  get_filename_component(name ${source} NAME_WE)
+  add_executable(${name} ${source})
+  target_compile_options(${name} PRIVATE ${HILBENCH_WARNINGS})
+  target_compile_definitions(${name} PRIVATE BOOST_TEST_DYN_LINK
+    HILBENCH_SOURCE_DIR="${PROJECT_SOURCE_DIR}"
+    HILBENCH_EMULATOR_PATH="$<TARGET_FILE:hilbench-emulator>")
+  target_link_libraries(${name} PRIVATE ${ARGN} Boost::unit_test_framework)
+  add_test(NAME ${name} COMMAND ${name} --log_level=test_suite)
+  set_tests_properties(${name} PROPERTIES TIMEOUT 120)
+  if(name MATCHES "serial|umockdev")
+    set_tests_properties(${name} PROPERTIES ENVIRONMENT "LD_PRELOAD=${UMOCKDEV_PRELOAD}")
+  endif()
+endfunction()

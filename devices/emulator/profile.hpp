@@ -1,0 +1,3 @@
+#pragma once
+// placeholder: the emulator helper defines DeviceProfile here
+namespace hilbench::emu { struct DeviceProfile {}; }

@@ -1,0 +1,152 @@
+#pragma once
+// Modbus client (Modbus Application Protocol V1.1b3; Modbus over serial line V1.02;
+// Modbus Messaging on TCP/IP V1.0b), transport-agnostic.
+//
+// - The codec (encode/decode of PDUs and of RTU / MBAP framing) is sans-io: plain bytes.
+// - Client runs one request/response transaction at a time over any Transport; RTU framing
+//   uses the transport's read_until_silence with t3.5 from the serial settings, TCP uses the
+//   MBAP length field.
+// - Errors: DeviceException (exception response; carries function and exception code),
+//   ProtocolError (bad CRC, bad MBAP, wrong unit / transaction id / function, wrong length),
+//   DeviceTimeout (no or incomplete answer before the deadline), TransportError.
+// - Every transaction, whatever its outcome, is handed to the exchange sink (journal).
+// - Not thread-safe: one client per transport, used from one thread at a time.
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "hilbench/clock.hpp"
+#include "hilbench/transport/transport.hpp"
+
+namespace hilbench::modbus {
+
+namespace function {
+inline constexpr std::uint8_t read_coils = 0x01;
+inline constexpr std::uint8_t read_discrete_inputs = 0x02;
+inline constexpr std::uint8_t read_holding_registers = 0x03;
+inline constexpr std::uint8_t read_input_registers = 0x04;
+inline constexpr std::uint8_t write_single_coil = 0x05;
+inline constexpr std::uint8_t write_single_register = 0x06;
+inline constexpr std::uint8_t write_multiple_coils = 0x0F;
+inline constexpr std::uint8_t write_multiple_registers = 0x10;
+inline constexpr std::uint8_t encapsulated_interface = 0x2B;  ///< MEI; type 0x0E = device id
+}  // namespace function
+
+namespace exception_code {
+inline constexpr std::uint8_t illegal_function = 0x01;
+inline constexpr std::uint8_t illegal_data_address = 0x02;
+inline constexpr std::uint8_t illegal_data_value = 0x03;
+inline constexpr std::uint8_t server_device_failure = 0x04;
+inline constexpr std::uint8_t acknowledge = 0x05;
+inline constexpr std::uint8_t server_device_busy = 0x06;
+inline constexpr std::uint8_t memory_parity_error = 0x08;
+inline constexpr std::uint8_t gateway_path_unavailable = 0x0A;
+inline constexpr std::uint8_t gateway_target_failed = 0x0B;
+}  // namespace exception_code
+
+/// Human name of an exception code ("ILLEGAL DATA ADDRESS"), "UNKNOWN" otherwise.
+std::string exception_name(std::uint8_t code);
+
+/// Protocol data unit: function code + data, no addressing, no checksum.
+struct Pdu {
+  std::uint8_t function = 0;
+  Bytes data;
+  bool is_exception() const noexcept { return (function & 0x80) != 0; }
+};
+
+// ---- sans-io codec -------------------------------------------------------------------
+/// CRC-16/MODBUS (poly 0xA001 reflected, init 0xFFFF). Appended low byte first.
+std::uint16_t crc16(std::span<const std::uint8_t> bytes) noexcept;
+Bytes encode_rtu(std::uint8_t unit, const Pdu& pdu);
+/// Checks length and CRC; throws ProtocolError naming what is wrong.
+std::pair<std::uint8_t, Pdu> decode_rtu(std::span<const std::uint8_t> adu);
+/// MBAP header: transaction id, protocol id 0, length, unit id.
+Bytes encode_tcp(std::uint16_t transaction_id, std::uint8_t unit, const Pdu& pdu);
+struct TcpAdu {
+  std::uint16_t transaction_id;
+  std::uint8_t unit;
+  Pdu pdu;
+};
+/// Checks protocol id and length field; throws ProtocolError.
+TcpAdu decode_tcp(std::span<const std::uint8_t> adu);
+/// Expected RTU response length for a request's function, from the first bytes of the
+/// response (nullopt: need more bytes). Lets a client stop reading without waiting t3.5.
+std::optional<std::size_t> expected_rtu_response_length(std::span<const std::uint8_t> head);
+
+// ---- exchange log ---------------------------------------------------------------------
+/// One transaction as it happened on the wire. Handed to the exchange sink.
+struct Exchange {
+  std::string transport;  ///< transport name
+  std::string framing;    ///< "rtu" | "tcp"
+  std::uint8_t unit = 0;
+  std::uint8_t function = 0;
+  std::string operation;   ///< e.g. "read_holding_registers(0, 10)"
+  Bytes request;           ///< full ADU sent
+  Bytes response;          ///< full ADU received (may be partial or empty on error)
+  std::int64_t request_ns = 0;   ///< monotonic ns when the request was written
+  std::int64_t response_ns = 0;  ///< monotonic ns when the response was complete (0: none)
+  std::string outcome;  ///< "ok" | "exception" | "timeout" | "protocol_error" | "transport_error"
+  std::string error;    ///< message when outcome != "ok"
+};
+using ExchangeSink = std::function<void(const Exchange&)>;
+
+// ---- device identification (FC 43 / MEI 14) ---------------------------------------------
+enum class DeviceIdCategory : std::uint8_t { basic = 1, regular = 2, extended = 3, specific = 4 };
+struct DeviceIdentification {
+  std::uint8_t conformity_level = 0;
+  /// Object id -> value. 0x00 VendorName, 0x01 ProductCode, 0x02 MajorMinorRevision,
+  /// 0x03 VendorUrl, 0x04 ProductName, 0x05 ModelName, 0x06 UserApplicationName.
+  std::map<std::uint8_t, std::string> objects;
+};
+
+enum class Framing : std::uint8_t { rtu, tcp };
+
+struct ClientOptions {
+  Framing framing = Framing::tcp;
+  std::uint8_t unit = 1;                        ///< slave address / unit identifier
+  Nanoseconds timeout = std::chrono::seconds(1);  ///< per transaction, request to last byte
+  /// RTU only: end-of-frame silence; 0 = derive t3.5 from the serial transport's settings.
+  Nanoseconds rtu_silence = Nanoseconds::zero();
+};
+
+class Client {
+ public:
+  Client(std::shared_ptr<Transport> transport, ClientOptions options);
+
+  std::vector<bool> read_coils(std::uint16_t address, std::uint16_t count);
+  std::vector<bool> read_discrete_inputs(std::uint16_t address, std::uint16_t count);
+  std::vector<std::uint16_t> read_holding_registers(std::uint16_t address, std::uint16_t count);
+  std::vector<std::uint16_t> read_input_registers(std::uint16_t address, std::uint16_t count);
+  void write_single_coil(std::uint16_t address, bool value);
+  void write_single_register(std::uint16_t address, std::uint16_t value);
+  void write_multiple_coils(std::uint16_t address, const std::vector<bool>& values);
+  void write_multiple_registers(std::uint16_t address, const std::vector<std::uint16_t>& values);
+  /// Reads all objects of `category` (follows "more follows" across requests).
+  DeviceIdentification read_device_identification(
+      DeviceIdCategory category = DeviceIdCategory::basic);
+
+  /// Sends an arbitrary PDU and returns the response PDU as received, exception responses
+  /// included (no DeviceException): for tests where malformed requests are the point.
+  Pdu transact(const Pdu& request);
+
+  void set_exchange_sink(ExchangeSink sink) { exchange_sink_ = std::move(sink); }
+  const ClientOptions& options() const noexcept { return options_; }
+  void set_unit(std::uint8_t unit) noexcept { options_.unit = unit; }
+  void set_timeout(Nanoseconds timeout) noexcept { options_.timeout = timeout; }
+  Transport& transport() noexcept { return *transport_; }
+
+ private:
+  Pdu checked_transact(const Pdu& request, const std::string& operation);
+  Pdu raw_transact(const Pdu& request, const std::string& operation);
+  std::shared_ptr<Transport> transport_;
+  ClientOptions options_;
+  std::uint16_t next_transaction_id_ = 1;
+  ExchangeSink exchange_sink_;
+};
+
+}  // namespace hilbench::modbus

@@ -1,0 +1,83 @@
+#pragma once
+// Transport: a byte stream to one device with deadline-bound I/O and timestamped chunks.
+//
+// Contract
+// - Every read/write takes a Deadline and never blocks past it. A read that gets too few
+//   bytes before the deadline throws DeviceTimeout (the message names the budget and how
+//   many bytes did arrive); a broken endpoint throws TransportError / ConnectionClosed.
+// - Every chunk actually read or written is handed, with its CLOCK_MONOTONIC timestamp in
+//   ns, to the chunk sink if one is set (raw capture for the journal).
+// - Not thread-safe: one thread uses a transport at a time. Owned through shared_ptr so
+//   a protocol client and the Python side can both hold it.
+// - Implementations (serial, tcp; later usb, rfc2217, a fault decorator) override only the
+//   protected do_* primitives; framing helpers (exact count, delimiter, silence) live here
+//   once.
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "hilbench/clock.hpp"
+
+namespace hilbench {
+
+enum class Direction : std::uint8_t { tx, rx };
+
+/// One piece of traffic as the OS delivered it.
+struct Chunk {
+  Direction direction;
+  std::int64_t monotonic_ns;  ///< when the read returned / the write completed
+  std::vector<std::uint8_t> bytes;
+};
+
+using ChunkSink = std::function<void(const Chunk&)>;
+using Bytes = std::vector<std::uint8_t>;
+
+class Transport {
+ public:
+  virtual ~Transport() = default;
+  Transport(const Transport&) = delete;
+  Transport& operator=(const Transport&) = delete;
+
+  /// "serial:/dev/ttyUSB0", "tcp:127.0.0.1:502": used in every error and journal record.
+  virtual std::string name() const = 0;
+
+  /// Writes all of `bytes` or throws (DeviceTimeout if the deadline passes first).
+  void write(std::span<const std::uint8_t> bytes, Deadline deadline);
+
+  /// Reads exactly `count` bytes.
+  Bytes read_exact(std::size_t count, Deadline deadline);
+
+  /// Reads until `delimiter` has been received (included in the result), at most
+  /// `max_bytes` (ProtocolError past that).
+  Bytes read_until(std::span<const std::uint8_t> delimiter, std::size_t max_bytes,
+                   Deadline deadline);
+
+  /// Waits up to `deadline` for the first byte, then reads until the line has been quiet
+  /// for `silence` (Modbus RTU end of frame: t3.5) or `max_bytes` arrived. The deadline
+  /// also bounds the whole frame: a device that never falls silent times out.
+  Bytes read_until_silence(Nanoseconds silence, std::size_t max_bytes, Deadline deadline);
+
+  /// Drops whatever is buffered for reading (stale bytes of an earlier, timed-out answer).
+  void discard_input();
+
+  /// Where chunks go; an empty function turns capture off.
+  void set_chunk_sink(ChunkSink sink) { sink_ = std::move(sink); }
+
+ protected:
+  Transport() = default;
+  /// Reads at most buf.size() bytes; blocks until at least one byte is there or the
+  /// deadline passes (then returns 0). Throws TransportError/ConnectionClosed on failure.
+  virtual std::size_t do_read(std::span<std::uint8_t> buf, Deadline deadline) = 0;
+  /// Writes some bytes; returns how many (0 if the deadline passed). Throws on failure.
+  virtual std::size_t do_write(std::span<const std::uint8_t> bytes, Deadline deadline) = 0;
+  virtual void do_discard_input() = 0;
+
+ private:
+  std::size_t read_some(std::span<std::uint8_t> buf, Deadline deadline);
+  ChunkSink sink_;
+};
+
+}  // namespace hilbench
