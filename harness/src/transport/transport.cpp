@@ -96,4 +96,21 @@ Bytes Transport::read_until_silence(Nanoseconds silence, std::size_t max_bytes, 
 
 void Transport::discard_input() { do_discard_input(); }
 
+Transport::Drained Transport::drain_until_quiet(Nanoseconds quiet, Nanoseconds first_quiet,
+                                                Deadline deadline) {
+  Drained drained;
+  std::array<std::uint8_t, 256> buf{};
+  Nanoseconds window = first_quiet;
+  while (true) {
+    const Deadline window_end = Deadline::after(window).earliest(deadline);
+    const std::size_t n = read_some(buf, window_end);
+    if (n == 0) {
+      drained.quiet = window_end.when() < deadline.when() || !deadline.expired();
+      return drained;
+    }
+    drained.bytes.insert(drained.bytes.end(), buf.begin(), buf.begin() + static_cast<std::ptrdiff_t>(n));
+    window = quiet;
+  }
+}
+
 }  // namespace hilbench

@@ -63,6 +63,15 @@ class Transport {
   /// Drops whatever is buffered for reading (stale bytes of an earlier, timed-out answer).
   void discard_input();
 
+  /// Reads and drops bytes until the line has been quiet for `quiet` (each byte restarts the
+  /// wait) or the deadline passes. The first quiet window may be shorter (`first_quiet`: part
+  /// of it already elapsed). Dropped bytes reach the chunk sink like any other.
+  struct Drained {
+    Bytes bytes;       ///< what was dropped
+    bool quiet = false;  ///< false: the deadline passed while the line was still active
+  };
+  Drained drain_until_quiet(Nanoseconds quiet, Nanoseconds first_quiet, Deadline deadline);
+
   /// Where chunks go; an empty function turns capture off.
   void set_chunk_sink(ChunkSink sink) { sink_ = std::move(sink); }
 
