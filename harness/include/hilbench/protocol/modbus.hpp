@@ -4,8 +4,9 @@
 //
 // - The codec (encode/decode of PDUs and of RTU / MBAP framing) is sans-io: plain bytes.
 // - Client runs one request/response transaction at a time over any Transport; RTU framing
-//   uses the transport's read_until_silence with t3.5 from the serial settings, TCP uses the
-//   MBAP length field.
+//   reads the length the response head announces (expected_rtu_response_length), falling back
+//   to read_until_silence with t3.5 (options, else the serial settings) where it cannot be
+//   known; TCP uses the MBAP length field.
 // - Errors: DeviceException (exception response; carries function and exception code),
 //   ProtocolError (bad CRC, bad MBAP, wrong unit / transaction id / function, wrong length),
 //   DeviceTimeout (no or incomplete answer before the deadline), TransportError.
@@ -77,6 +78,10 @@ TcpAdu decode_tcp(std::span<const std::uint8_t> adu);
 /// Expected RTU response length for a request's function, from the first bytes of the
 /// response (nullopt: need more bytes). Lets a client stop reading without waiting t3.5.
 std::optional<std::size_t> expected_rtu_response_length(std::span<const std::uint8_t> head);
+/// False when no longer head will let expected_rtu_response_length answer (a function whose
+/// response length is not computable, e.g. 0x08 diagnostics): read until t3.5 silence instead.
+/// True while it can (or may, once more bytes arrive). `head` holds at least address and function.
+bool rtu_response_length_computable(std::span<const std::uint8_t> head) noexcept;
 
 // ---- exchange log ---------------------------------------------------------------------
 /// One transaction as it happened on the wire. Handed to the exchange sink.
@@ -143,10 +148,24 @@ class Client {
  private:
   Pdu checked_transact(const Pdu& request, const std::string& operation);
   Pdu raw_transact(const Pdu& request, const std::string& operation);
+  /// One transaction: framing checks always, response-shape checks and DeviceException only
+  /// when `check_response`; hands exactly one Exchange to the sink.
+  Pdu run_transaction(const Pdu& request, const std::string& operation, bool check_response);
+  Pdu exchange_rtu(const Pdu& request, Deadline deadline, Exchange& exchange);
+  Pdu exchange_tcp(const Pdu& request, Deadline deadline, Exchange& exchange);
+  void wait_for_rtu_line_idle(Deadline deadline);
+  Nanoseconds rtu_frame_silence() const;
   std::shared_ptr<Transport> transport_;
   ClientOptions options_;
   std::uint16_t next_transaction_id_ = 1;
   ExchangeSink exchange_sink_;
+  /// RTU: monotonic ns when the line last carried a frame; the next request waits t3.5 after it.
+  std::int64_t rtu_line_active_ns_ = 0;
+  /// RTU: a transaction failed, so the rest of an answer may still be arriving; the next
+  /// request first watches the line until it has really been idle for t3.5.
+  bool rtu_line_suspect_ = false;
+  /// TCP: ids of requests that timed out unanswered; a late answer to one is skipped once.
+  std::vector<std::uint16_t> abandoned_transaction_ids_;
 };
 
 }  // namespace hilbench::modbus
