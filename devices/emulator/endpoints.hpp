@@ -1,0 +1,115 @@
+#pragma once
+// The emulator's OS endpoints around the sans-io ModbusServer, all on one Asio io_context
+// run by one thread (the server is not thread-safe and needs no locks this way):
+// - TcpEndpoint: Modbus TCP on a listening socket, any number of clients at once. A client
+//   that breaks MBAP (protocol id != 0, length outside 2..254) or leaves a frame unfinished
+//   for `partial_frame_timeout` is disconnected; the others never notice.
+// - RtuEndpoint: Modbus RTU on a serial device fd (the master side of the pty behind a
+//   umockdev-presented port). Frames end at t3.5 of silence. Replies are paced at the
+//   configured character time: a pty enforces no baud rate, and timing tests need the bytes
+//   to arrive as they would on the wire (each group of bytes is released when its last
+//   byte would have been received, so the whole reply takes n * character time). A request
+//   that arrives as one burst is taken to occupy the line for its character times too, so
+//   a reply never starts before the request could have been received on a real line.
+//   Not modelled: the t1.5 inter-character limit (scheduler jitter on the master's side
+//   would make it flaky on a pty), and half-duplex collisions (bytes arriving while a reply
+//   is being sent are still received and framed). While nobody holds the tty side open
+//   (EIO on the master) the endpoint retries every 10 ms; a partial frame is dropped.
+#include <asio.hpp>
+
+#include <array>
+#include <chrono>
+#include <cstddef>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "modbus_server.hpp"
+
+namespace hilbench::emu {
+
+/// Where endpoints write their log lines (the emulator sends them to stderr).
+using LogSink = std::function<void(const std::string&)>;
+
+struct TcpOptions {
+  /// A client that sent part of a frame and then nothing for this long is disconnected.
+  std::chrono::milliseconds partial_frame_timeout{500};
+  /// A client that stops reading its replies is disconnected once this much is queued.
+  std::size_t max_queued_reply_bytes = 1u << 20;
+};
+
+class TcpEndpoint {
+ public:
+  /// Binds and listens at once (throws std::system_error when it cannot).
+  TcpEndpoint(asio::io_context& io, ModbusServer& server, const asio::ip::tcp::endpoint& listen_on,
+              LogSink log, TcpOptions options = {});
+  ~TcpEndpoint();
+  TcpEndpoint(const TcpEndpoint&) = delete;
+  TcpEndpoint& operator=(const TcpEndpoint&) = delete;
+
+  /// The bound address and port (the real port when 0 was asked for).
+  asio::ip::tcp::endpoint local_endpoint() const;
+  /// Stops accepting and disconnects every client.
+  void close();
+
+ private:
+  class Session;  // one client connection (defined in endpoints.cpp)
+  void accept_next();
+
+  asio::ip::tcp::acceptor acceptor_;
+  asio::steady_timer accept_retry_timer_;
+  ModbusServer& server_;
+  LogSink log_;
+  TcpOptions options_;
+  std::vector<std::weak_ptr<Session>> sessions_;  // to disconnect them on close()
+  std::shared_ptr<int> alive_ = std::make_shared<int>(0);  // handlers check it still exists
+};
+
+class RtuEndpoint {
+ public:
+  /// Serves RTU on `device_fd`, which stays owned by the caller and must outlive close()
+  /// (or the endpoint). It is switched to non-blocking mode.
+  RtuEndpoint(asio::io_context& io, ModbusServer& server, int device_fd, const SerialSettings& serial,
+              LogSink log);
+  ~RtuEndpoint();
+  RtuEndpoint(const RtuEndpoint&) = delete;
+  RtuEndpoint& operator=(const RtuEndpoint&) = delete;
+
+  const RtuTiming& timing() const noexcept { return timing_; }
+  void close();
+
+ private:
+  void read_next();
+  void on_bytes(std::size_t count);
+  void on_frame_silence();
+  void queue_reply(Bytes reply);
+  void start_next_reply();
+  void send_next_group();
+
+  asio::posix::stream_descriptor port_;
+  asio::steady_timer silence_timer_;
+  asio::steady_timer retry_timer_;
+  asio::steady_timer pacing_timer_;
+  ModbusServer& server_;
+  LogSink log_;
+  RtuTiming timing_;
+  std::size_t bytes_per_group_;
+
+  std::array<std::uint8_t, 512> read_buffer_{};
+  Bytes frame_;
+  bool frame_overflow_ = false;
+  std::uint64_t silence_generation_ = 0;
+  asio::steady_timer::time_point line_free_at_{};  ///< when the last received byte finished
+
+  std::deque<Bytes> replies_;
+  std::size_t reply_bytes_sent_ = 0;
+  asio::steady_timer::time_point reply_started_;
+  bool sending_ = false;
+  bool closed_ = false;
+  bool hangup_logged_ = false;
+  std::shared_ptr<int> alive_ = std::make_shared<int>(0);  // handlers check it still exists
+};
+
+}  // namespace hilbench::emu

@@ -1,0 +1,82 @@
+"""verify_evidence: the journal's chain and seal, and the files it names by SHA-256."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from hilbench_reports import verify_evidence
+
+from report_runs import RunWriter, standard_run
+
+
+def test_intact_evidence_verifies(evidence_dir: Path) -> None:
+    result = verify_evidence(evidence_dir)
+    assert result["ok"] is True
+    assert result["journal"]["state"] == "intact" and result["journal"]["sealed"] is True
+    statuses = {f["key"]: f["status"] for f in result["files"]}
+    assert statuses == {"bench.source": "embedded", "profile": "external-missing"}
+
+
+def test_single_byte_edit_fails_at_its_line(evidence_dir: Path) -> None:
+    journal = evidence_dir / "journal.jsonl"
+    data = bytearray(journal.read_bytes())
+    third_line = data.index(b"\n", data.index(b"\n") + 1) + 1
+    data[third_line + 20] ^= 0x01
+    journal.write_bytes(bytes(data))
+    result = verify_evidence(evidence_dir)
+    assert result["ok"] is False
+    assert result["journal"]["state"] == "broken"
+    assert result["journal"]["first_bad_line"] == 3
+    assert result["journal"]["problem"]
+
+
+def test_unsealed_journal_does_not_verify(tmp_path: Path) -> None:
+    standard_run(tmp_path / "e").finish(seal=False)
+    result = verify_evidence(tmp_path / "e")
+    assert result["ok"] is False
+    assert result["journal"]["state"] == "unsealed"
+
+
+def test_files_named_in_the_evidence_dir_are_checked(tmp_path: Path) -> None:
+    directory = tmp_path / "e"
+    directory.mkdir()
+    capture = directory / "captures" / "rtu.bin"
+    capture.parent.mkdir()
+    capture.write_bytes(b"\x01\x03\x00\x00\x00\x01")
+    digest = hashlib.sha256(capture.read_bytes()).hexdigest()
+    writer = RunWriter(directory)
+    writer.start()
+    writer.append("capture", {"path": "captures/rtu.bin", "sha256": digest})
+    writer.finish()
+    assert verify_evidence(directory)["ok"] is True
+
+    capture.write_bytes(b"\x01\x03\x00\x00\x00\x02")
+    result = verify_evidence(directory)
+    assert result["ok"] is False
+    assert [f["status"] for f in result["files"] if f["key"] == "path"] == ["mismatch"]
+
+    capture.unlink()
+    assert [f["status"] for f in verify_evidence(directory)["files"]
+            if f["key"] == "path"] == ["missing"]
+
+
+def test_external_file_is_checked_when_present(tmp_path: Path) -> None:
+    profile = tmp_path / "profile.toml"
+    profile.write_text("schema = 1\n")
+    writer = RunWriter(tmp_path / "e")
+    writer.start()
+    writer.append("dut", {"name": "x", "profile": str(profile),
+                          "profile_sha256": hashlib.sha256(b"schema = 1\n").hexdigest()})
+    writer.finish()
+    assert [f["status"] for f in verify_evidence(tmp_path / "e")["files"]
+            if f["path"] == str(profile)] == ["external"]
+    profile.write_text("schema = 2\n")
+    result = verify_evidence(tmp_path / "e")
+    assert result["ok"] is True  # evidence itself intact; the outside file changed since
+    assert result["warnings"] and str(profile) in result["warnings"][0]
+
+
+def test_missing_journal(tmp_path: Path) -> None:
+    result = verify_evidence(tmp_path)
+    assert result["ok"] is False and result["journal"]["state"] == "missing"
