@@ -10,6 +10,8 @@ function(hilbench_add_boost_test source)
     HILBENCH_SOURCE_DIR="${PROJECT_SOURCE_DIR}"
     HILBENCH_EMULATOR_PATH="$<TARGET_FILE:hilbench-emulator>")
   target_link_libraries(${name} PRIVATE ${ARGN} Boost::unit_test_framework)
+  # Process tests launch the emulator and the port presenter: build them with every test.
+  add_dependencies(${name} hilbench-emulator hilbench-present-port)
   add_test(NAME ${name} COMMAND ${name} --log_level=test_suite)
   set_tests_properties(${name} PROPERTIES TIMEOUT 120)
   if(name MATCHES "serial|umockdev")

@@ -1,0 +1,64 @@
+"""hilbench: hardware-in-the-loop conformance test harness.
+
+The C++ core lives in :mod:`hilbench._core`; this package re-exports it and adds the thin
+Python layer labs use: bench descriptions, device profiles and the emulated bench.
+Durations are float seconds everywhere in Python.
+"""
+
+from importlib.metadata import PackageNotFoundError, version
+
+from ._core import (
+    ChunkCapture,
+    ConfigError,
+    ConnectionClosed,
+    DeviceException,
+    DeviceTimeout,
+    HarnessError,
+    JournalError,
+    ModbusClient,
+    PortNotFound,
+    ProtocolError,
+    SerialTransport,
+    TcpTransport,
+    Transport,
+    TransportError,
+    canonical_json,
+    crc16,
+    encode_rtu,
+    encode_tcp,
+    exception_name,
+    sha256_hex,
+    verify_journal,
+    Journal,
+)
+
+try:
+    __version__ = version("hilbench")
+except PackageNotFoundError:  # running from a source tree without installation
+    __version__ = "0.0.0+source"
+
+__all__ = [
+    "ChunkCapture",
+    "ConfigError",
+    "ConnectionClosed",
+    "DeviceException",
+    "DeviceTimeout",
+    "HarnessError",
+    "Journal",
+    "JournalError",
+    "ModbusClient",
+    "PortNotFound",
+    "ProtocolError",
+    "SerialTransport",
+    "TcpTransport",
+    "Transport",
+    "TransportError",
+    "__version__",
+    "canonical_json",
+    "crc16",
+    "encode_rtu",
+    "encode_tcp",
+    "exception_name",
+    "sha256_hex",
+    "verify_journal",
+]

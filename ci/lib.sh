@@ -1,0 +1,49 @@
+# Shared by ci/demo and ci/test: install what is missing, build, and set up the venv.
+# Idempotent: on a machine that has everything it only checks.
+set -euo pipefail
+
+HB_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+HB_VENV="${HB_VENV:-$HB_ROOT/.venv}"
+HB_PYTHON="${HB_PYTHON:-python3}"
+
+# Debian packages the build and the emulated bench need (docs/ARCHITECTURE.md, Dependencies).
+HB_DEBIAN_PACKAGES=(
+  build-essential cmake ninja-build pkg-config
+  libboost-test-dev libserialport-dev libusb-1.0-0-dev umockdev libumockdev-dev
+  libfmt-dev libssl-dev nlohmann-json3-dev libtomlplusplus-dev libcli11-dev libasio-dev
+)
+
+hb_log() { printf '\033[1m[hilbench]\033[0m %s\n' "$*" >&2; }
+
+hb_install_system_packages() {
+  local missing=()
+  for package in "${HB_DEBIAN_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" ||
+      missing+=("$package")
+  done
+  if ((${#missing[@]} == 0)); then
+    hb_log "Debian packages: all present"
+    return
+  fi
+  hb_log "installing Debian packages: ${missing[*]}"
+  local sudo=()
+  if [[ $(id -u) -ne 0 ]]; then sudo=(sudo); fi
+  "${sudo[@]}" apt-get update -q
+  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"
+}
+
+hb_setup_venv() {
+  if [[ ! -x "$HB_VENV/bin/python" ]]; then
+    hb_log "creating venv $HB_VENV"
+    "$HB_PYTHON" -m venv "$HB_VENV"
+  fi
+  hb_log "building and installing hilbench (pip install -e .[test])"
+  # --no-build-isolation would be faster, but isolation proves the build needs nothing
+  # beyond what pyproject.toml declares.
+  "$HB_VENV/bin/python" -m pip install -q --disable-pip-version-check -e "$HB_ROOT[test]"
+}
+
+hb_setup() {
+  hb_install_system_packages
+  hb_setup_venv
+}

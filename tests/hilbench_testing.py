@@ -1,0 +1,92 @@
+"""Helpers and fixtures for hilbench's own Python tests."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from hilbench.emulation import ChildProcess, child_environment
+
+ROOT = Path(__file__).resolve().parents[1]
+PEERS = ROOT / "tests" / "peers"
+
+
+def run_pytest(args: list[str], cwd: Path = ROOT, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    """Runs pytest in a child process (a whole hilbench session, as a lab would)."""
+    env = child_environment()
+    env.pop("HILBENCH_NO_REEXEC", None)
+    env.pop("PYTEST_ADDOPTS", None)
+    return subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args], cwd=cwd,
+                          env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def load_report(evidence_dir: Path, market: str) -> dict:
+    return json.loads((evidence_dir / "reports" / f"report-{market}.json").read_text())
+
+
+@pytest.fixture
+def pymodbus_peer() -> Iterator[callable]:
+    """Starts tests/peers/pymodbus_device.py; yields a starter, stops every peer after the test."""
+    started: list[ChildProcess] = []
+
+    def start(*args: str, profile: Path = PEERS / "pymodbus-meter.toml") -> ChildProcess:
+        child = ChildProcess([sys.executable, str(PEERS / "pymodbus_device.py"), "--profile", str(profile),
+                              *args], "pymodbus-peer")
+        child.start(timeout=20)
+        started.append(child)
+        return child
+
+    yield start
+    for child in started:
+        child.stop()
+
+
+class SilentServer:
+    """A loopback TCP server that accepts and reads but never answers (a dead device)."""
+
+    def __init__(self) -> None:
+        self.socket = socket.create_server(("127.0.0.1", 0))
+        self.port = self.socket.getsockname()[1]
+        self.connections: list[socket.socket] = []
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                connection, _ = self.socket.accept()
+            except OSError:
+                return
+            self.connections.append(connection)
+
+    def close(self) -> None:
+        self.socket.close()
+        for connection in self.connections:
+            connection.close()
+
+
+@pytest.fixture
+def silent_server() -> Iterator[SilentServer]:
+    server = SilentServer()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def in_preload() -> None:
+    if "libumockdev-preload" not in os.environ.get("LD_PRELOAD", ""):
+        pytest.fail("this test needs the umockdev preload (the hilbench plugin re-executes pytest "
+                    "under it; HILBENCH_NO_REEXEC was set without it)")
+
+
+def requirement_statuses(report: dict) -> dict[str, str]:
+    """Requirement ID -> status ("passed", "failed", "not tested", "inconclusive") of a report."""
+    return {r["id"]: r["status"] for r in report["requirements"]}

@@ -1,0 +1,118 @@
+"""Bench files and profiles: strict parsing, errors that name the file and the key."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from hilbench import ConfigError
+from hilbench.bench import embedded_bench, embedded_profile_dir, load_bench
+from hilbench.emulation import find_tool
+from hilbench.profile import load_profile
+
+from hilbench_testing import PEERS, ROOT, run_pytest
+
+EM1 = embedded_profile_dir() / "em1-meter.toml"
+
+
+def write(tmp_path: Path, text: str, name: str = "bench.toml") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def test_good_bench_file_resolves_profile_relative_to_the_file(tmp_path):
+    (tmp_path / "profiles").mkdir()
+    (tmp_path / "profiles" / "m.toml").write_text(EM1.read_text())
+    bench = load_bench(write(tmp_path, """
+schema = 1
+name = "lab-3"
+[[devices]]
+profile = "profiles/m.toml"
+[devices.tcp]
+host = "127.0.0.1"
+port = 1502
+"""))
+    assert bench.name == "lab-3" and bench.sha256 and not bench.emulated
+    assert bench.devices[0].name == "em1" and bench.devices[0].tcp.port == 1502
+
+
+@pytest.mark.parametrize("body, key, words", [
+    ("schema = 1\nfoo = 1\n[[devices]]\nprofile='P'\n[devices.tcp]\nhost='h'\nport=1\n", "foo", "unknown key"),
+    ("schema = 1\n[[devices]]\nprofile='P'\n[devices.tcp]\nhost='h'\nport='502'\n", "devices[0].tcp.port",
+     "expected an integer"),
+    ("schema = 1\n[[devices]]\nprofile='P'\n[devices.tcp]\nhost='h'\nprot=1\n", "devices[0].tcp.prot",
+     "unknown key"),
+    ("schema = 2\n[[devices]]\nprofile='P'\n", "schema", "unsupported bench schema"),
+    ("schema = 1\n[[devices]]\nprofile='P'\n", "devices[0]", "no way to reach the device"),
+    ("schema = 1\n[[devices]]\nprofile='P'\n[devices.emulator]\ndefects=['nope']\n",
+     "devices[0].emulator.defects[0]", "unknown defect"),
+    ("schema = 1\n[[devices]]\nprofile='P'\n[devices.serial]\nport='/dev/x'\nparity='weird'\n",
+     "devices[0].serial.parity", "must be one of"),
+    ("schema = 1\n[[devices]\n", "", "not valid TOML"),
+])
+def test_bad_bench_file_names_file_and_key(tmp_path, body, key, words):
+    path = write(tmp_path, body.replace("'P'", f"'{EM1}'"))
+    with pytest.raises(ConfigError) as raised:
+        load_bench(path)
+    message = str(raised.value)
+    assert str(path) in message and key in message and words in message
+
+
+@pytest.mark.parametrize("edit, key", [
+    (lambda t: t.replace('baud = 19200', 'baud = "fast"'), "serial.baud"),
+    (lambda t: t.replace('[limits]', '[limits]\nmax_read_regs = 3'), "limits.max_read_regs"),
+    (lambda t: t.replace('type = "u32"\nscale = 1000', 'type = "u64"\nscale = 1000', 1), "registers[5].type"),
+    (lambda t: t.replace('address = 1\nname = "voltage_l2"', 'address = 0\nname = "voltage_l2"'),
+     "registers[1].address"),
+])
+def test_bad_profile_names_file_and_key(tmp_path, edit, key):
+    path = write(tmp_path, edit(EM1.read_text()), "profile.toml")
+    with pytest.raises(ConfigError) as raised:
+        load_profile(path)
+    assert str(path) in str(raised.value) and key in str(raised.value)
+
+
+@pytest.mark.parametrize("profile", [EM1, PEERS / "pymodbus-meter.toml"])
+def test_python_and_cpp_profile_parsers_agree(profile):
+    dumped = subprocess.run([find_tool("hilbench-emulator"), "--profile", str(profile), "--dump-profile"],
+                            capture_output=True, text=True, timeout=30, check=True)
+    cpp = json.loads(dumped.stdout)
+    py = load_profile(profile)
+    assert cpp["device"]["unit"] == py.unit
+    assert cpp["identity"] == py.identity
+    cpp_registers = {(r["table"], r["address"]): r for r in cpp["registers"]}
+    assert set(cpp_registers) == {(r.table, r.address) for r in py.registers}
+    for register in py.registers:
+        assert cpp_registers[(register.table, register.address)]["type"] == register.type
+
+
+def test_emulator_refuses_a_bad_profile_with_file_and_key(tmp_path):
+    path = write(tmp_path, EM1.read_text().replace('parity = "none"', 'parity = 3'), "profile.toml")
+    result = subprocess.run([find_tool("hilbench-emulator"), "--profile", str(path), "--dump-profile"],
+                            capture_output=True, text=True, timeout=30)
+    assert result.returncode == 2
+    assert str(path) in result.stderr and "parity" in result.stderr
+
+
+def test_pytest_with_a_broken_bench_file_stops_with_file_and_key(tmp_path):
+    path = write(tmp_path, f"schema = 1\n[[devices]]\nprofile = '{EM1}'\nspeed = 3\n"
+                           "[devices.tcp]\nhost='127.0.0.1'\nport=1\n")
+    result = run_pytest(["suites", "--bench", str(path), "--evidence-dir", str(tmp_path / "ev")])
+    assert result.returncode == 4, result.stdout + result.stderr  # pytest's usage error
+    assert str(path) in result.stderr and "devices[0].speed" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_unknown_defect_on_the_command_line_is_a_usage_error(tmp_path):
+    result = run_pytest(["suites", "--defect", "no_such_defect", "--evidence-dir", str(tmp_path / "ev")])
+    assert result.returncode == 4 and "no_such_defect" in result.stderr
+
+
+def test_embedded_bench_is_emulated_and_needs_umockdev():
+    bench = embedded_bench()
+    assert bench.emulated and bench.needs_umockdev() and bench.devices[0].profile.path == EM1
+    assert (ROOT / "devices" / "profiles" / "em1-meter.toml").read_text() == EM1.read_text()

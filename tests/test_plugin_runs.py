@@ -1,0 +1,87 @@
+"""Whole pytest sessions with the plugin, as a lab runs them: a lab's own folder (no
+conftest.py), an emulator killed in the middle of a test, journal tampering, markets."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from hilbench import verify_journal
+
+from hilbench_testing import run_pytest
+
+LAB_TESTS = '''
+import pytest
+from hilbench import TransportError, DeviceTimeout
+
+@pytest.mark.requirement("MODBUS-APP-6.21")
+def test_a_emulator_killed_mid_test(bench, dut):
+    client = dut.client("{interface}")
+    assert len(client.read_holding_registers(0, 2)) == 2
+    bench.emulator(dut.name).kill()
+    client.read_holding_registers(0, 2)
+
+@pytest.mark.requirement("MODBUS-APP-6.21")
+def test_b_next_test_runs_on_a_restarted_emulator(dut):
+    assert len(dut.client("tcp").read_holding_registers(0, 2)) == 2
+    assert len(dut.client("rtu").read_holding_registers(0, 2)) == 2
+
+def test_c_plain_test_is_not_journaled():
+    assert True
+'''
+
+
+def records(evidence: Path) -> list[dict]:
+    return [json.loads(line) for line in (evidence / "journal.jsonl").read_text().splitlines()]
+
+
+@pytest.mark.parametrize("interface", ["tcp", "rtu"])
+def test_emulator_killed_mid_test_fails_that_test_and_the_run_goes_on(tmp_path, interface):
+    lab = tmp_path / "lab"
+    lab.mkdir()
+    (lab / "test_lab.py").write_text(LAB_TESTS.replace("{interface}", interface))
+    evidence = tmp_path / "evidence"
+    result = run_pytest(["-v", "test_lab.py", "--evidence-dir", str(evidence)], cwd=lab, timeout=120)
+    out = result.stdout
+    assert result.returncode == 1, out + result.stderr
+    assert "test_a_emulator_killed_mid_test FAILED" in out
+    assert "test_b_next_test_runs_on_a_restarted_emulator PASSED" in out
+    assert "test_c_plain_test_is_not_journaled PASSED" in out
+    assert ("ConnectionClosed" in out or "TransportError" in out or "DeviceTimeout" in out)
+    journal = records(evidence)
+    finished = {r["data"]["nodeid"].split("::")[-1]: r["data"] for r in journal if r["type"] == "test_finished"}
+    assert finished["test_a_emulator_killed_mid_test"]["outcome"] == "failed"
+    assert finished["test_a_emulator_killed_mid_test"]["message"]
+    assert finished["test_b_next_test_runs_on_a_restarted_emulator"]["outcome"] == "passed"
+    assert "test_c_plain_test_is_not_journaled" not in finished
+    assert any(r["type"] == "emulator_restarted" for r in journal)
+    assert journal[-1]["type"] == "journal_sealed"
+    assert verify_journal(str(evidence / "journal.jsonl")).ok
+    assert (evidence / "reports" / "index.html").exists()
+
+
+def test_unknown_requirement_id_is_a_usage_error(tmp_path):
+    (tmp_path / "test_typo.py").write_text(textwrap.dedent('''
+        import pytest
+        @pytest.mark.requirement("EN303645-9.9-9")
+        def test_x(): pass
+    '''))
+    result = run_pytest(["test_typo.py", "--evidence-dir", str(tmp_path / "ev")], cwd=tmp_path)
+    assert result.returncode == 4 and "EN303645-9.9-9" in result.stderr
+
+
+def test_evidence_dir_with_a_journal_is_never_overwritten(tmp_path):
+    evidence = tmp_path / "ev"
+    evidence.mkdir()
+    (evidence / "journal.jsonl").write_text("precious\n")
+    result = run_pytest(["suites", "--evidence-dir", str(evidence)])
+    assert result.returncode != 0 and "already holds a journal" in result.stdout + result.stderr
+    assert (evidence / "journal.jsonl").read_text() == "precious\n"
+
+
+def test_unknown_market_is_a_usage_error(tmp_path):
+    result = run_pytest(["suites", "--markets", "EU,XX", "--evidence-dir", str(tmp_path / "ev")])
+    assert result.returncode == 4 and "XX" in result.stderr
