@@ -31,34 +31,19 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <hilbench/unique_fd.hpp>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 #include <string>
-#include <utility>
 #include <vector>
 
 #include "umockdev_port.hpp"
 
 namespace {
 
+using hilbench::UniqueFd;
 using hilbench::emu::UmockdevBench;
 using hilbench::emu::UsbSerialIdentity;
-
-class Fd {
- public:
-  explicit Fd(int fd = -1) noexcept : fd_(fd) {}
-  Fd(Fd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-  Fd& operator=(Fd&&) = delete;
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  int get() const noexcept { return fd_; }
-
- private:
-  int fd_;
-};
 
 [[noreturn]] void fail(const std::string& what) {
   throw std::runtime_error(fmt::format("{}: {}", what, std::strerror(errno)));
@@ -130,7 +115,7 @@ int run(const std::string& tty_name, const UsbSerialIdentity& identity) {
   sigaddset(&termination, SIGHUP);
   if (::pthread_sigmask(SIG_BLOCK, &termination, nullptr) != 0) fail("pthread_sigmask");
   ::signal(SIGPIPE, SIG_IGN);
-  const Fd signals(::signalfd(-1, &termination, SFD_CLOEXEC | SFD_NONBLOCK));
+  const UniqueFd signals(::signalfd(-1, &termination, SFD_CLOEXEC | SFD_NONBLOCK));
   if (signals.get() < 0) fail("signalfd");
 
   UmockdevBench bench;
@@ -142,8 +127,8 @@ int run(const std::string& tty_name, const UsbSerialIdentity& identity) {
   std::array<char, 128> peer_name{};
   if (::openpty(&peer_master_fd, &peer_slave_fd, peer_name.data(), nullptr, nullptr) != 0)
     fail("openpty");
-  const Fd peer_master(peer_master_fd);
-  const Fd peer_slave(peer_slave_fd);  // held open: see the top of this file
+  const UniqueFd peer_master(peer_master_fd);
+  const UniqueFd peer_slave(peer_slave_fd);  // held open: see the top of this file
   ::fcntl(peer_master.get(), F_SETFD, FD_CLOEXEC);
   ::fcntl(peer_slave.get(), F_SETFD, FD_CLOEXEC);
   make_raw_nonblocking(peer_master.get(), "peer pty master");

@@ -49,6 +49,7 @@
 #include <cctype>
 #include <cerrno>
 #include <cstring>
+#include <hilbench/unique_fd.hpp>
 #include <mutex>
 #include <stdexcept>
 #include <utility>
@@ -64,36 +65,15 @@ struct GObjectUnref {
 template <class T>
 using GObjectPtr = std::unique_ptr<T, GObjectUnref>;
 
+struct GFree {
+  void operator()(gpointer memory) const noexcept { g_free(memory); }
+};
+using GCharPtr = std::unique_ptr<gchar, GFree>;
+
 struct GErrorFree {
   void operator()(GError* error) const noexcept { g_error_free(error); }
 };
 using GErrorPtr = std::unique_ptr<GError, GErrorFree>;
-
-/// Owns a file descriptor; local so this library stays independent of the harness core.
-class OwnedFd {
- public:
-  OwnedFd() noexcept = default;
-  explicit OwnedFd(int fd) noexcept : fd_(fd) {}
-  OwnedFd(OwnedFd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-  OwnedFd& operator=(OwnedFd&& other) noexcept {
-    if (this != &other) {
-      reset();
-      fd_ = std::exchange(other.fd_, -1);
-    }
-    return *this;
-  }
-  OwnedFd(const OwnedFd&) = delete;
-  OwnedFd& operator=(const OwnedFd&) = delete;
-  ~OwnedFd() { reset(); }
-  int get() const noexcept { return fd_; }
-  void reset() noexcept {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = -1;
-  }
-
- private:
-  int fd_ = -1;
-};
 
 std::string errno_text(int error) { return std::strerror(error); }
 
@@ -318,12 +298,12 @@ std::string describe_adapter(const std::string& tty_name, int minor, int usb_por
 /// never closes it (0.17.16 and later); we need to close the master to hang the line up.
 /// The number is left pointing at /dev/null, so a umockdev that did close it would close
 /// nothing of ours.
-OwnedFd take_master(UMockdevTestbed* testbed, const std::string& device_path) {
+UniqueFd take_master(UMockdevTestbed* testbed, const std::string& device_path) {
   const int testbed_master = umockdev_testbed_get_dev_fd(testbed, device_path.c_str());
   if (testbed_master < 0)
     throw std::runtime_error(fmt::format("umockdev: {} has no pty master", device_path));
-  OwnedFd master(::fcntl(testbed_master, F_DUPFD_CLOEXEC, 0));
-  OwnedFd placeholder(::open("/dev/null", O_RDWR | O_CLOEXEC));
+  UniqueFd master(::fcntl(testbed_master, F_DUPFD_CLOEXEC, 0));
+  UniqueFd placeholder(::open("/dev/null", O_RDWR | O_CLOEXEC));
   if (master.get() < 0 || placeholder.get() < 0 ||
       ::dup3(placeholder.get(), testbed_master, O_CLOEXEC) < 0)
     throw std::runtime_error(fmt::format("umockdev: cannot take the pty master of {}: {}",
@@ -333,7 +313,7 @@ OwnedFd take_master(UMockdevTestbed* testbed, const std::string& device_path) {
 
 class UmockdevPort final : public PresentedPort {
  public:
-  UmockdevPort(std::string tty_name, OwnedFd master, OwnedFd slave_keeper,
+  UmockdevPort(std::string tty_name, UniqueFd master, UniqueFd slave_keeper,
                std::shared_ptr<LineModel> lines, GObjectPtr<UMockdevIoctlBase> handler)
       : tty_name_(std::move(tty_name)),
         master_(std::move(master)),
@@ -357,8 +337,8 @@ class UmockdevPort final : public PresentedPort {
 
  private:
   std::string tty_name_;
-  OwnedFd master_;
-  OwnedFd slave_keeper_;
+  UniqueFd master_;
+  UniqueFd slave_keeper_;
   std::shared_ptr<LineModel> lines_;
   GObjectPtr<UMockdevIoctlBase> handler_;
 };
@@ -402,10 +382,10 @@ PresentedPort& UmockdevBench::add_serial_port(const std::string& tty_name,
                                          error ? error->message : "unknown error"));
   }
 
-  OwnedFd master = take_master(testbed, device_path);
+  UniqueFd master = take_master(testbed, device_path);
   make_raw(master.get(), device_path);
   // TIOCGPTPEER opens the slave without a path (the preload would redirect /dev paths).
-  OwnedFd slave_keeper(::ioctl(master.get(), TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC));
+  UniqueFd slave_keeper(::ioctl(master.get(), TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC));
   if (slave_keeper.get() < 0)
     throw std::runtime_error(
         fmt::format("umockdev: cannot open the slave of {}: {}", device_path, errno_text(errno)));
@@ -427,7 +407,9 @@ PresentedPort& UmockdevBench::add_serial_port(const std::string& tty_name,
 }
 
 std::string UmockdevBench::root_dir() const {
-  return umockdev_testbed_get_root_dir(impl_->testbed.get());
+  // A newly allocated copy (transfer full): freed here, the caller gets a std::string.
+  const GCharPtr root(umockdev_testbed_get_root_dir(impl_->testbed.get()));
+  return root ? std::string(root.get()) : std::string();
 }
 
 }  // namespace hilbench::emu

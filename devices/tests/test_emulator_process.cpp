@@ -3,19 +3,18 @@
 // errors, --dump-profile, defect flags, and Modbus RTU on a pty (--serial-fd) with t3.5
 // framing and paced replies. No sleeps: every wait is a poll() bounded by a deadline.
 #define BOOST_TEST_MODULE emulator_process
-#include <boost/test/unit_test.hpp>
-
+#include <fcntl.h>
 #include <pty.h>
 #include <termios.h>
 #include <unistd.h>
 
+#include <boost/test/unit_test.hpp>
 #include <cstdlib>
 #include <fstream>
 #include <iterator>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "emulator_process.hpp"
 
@@ -62,7 +61,7 @@ BOOST_AUTO_TEST_CASE(tcp_round_trip_then_exit_on_stdin_eof) {
   BOOST_TEST(ready["serial"].is_null());
   BOOST_TEST(ready["defects"] == nlohmann::json::array());
 
-  Fd client = connect_tcp(port);
+  UniqueFd client = connect_tcp(port);
   // FC3, holding registers 0..2 of EM-1: ct_ratio 1, demand_period 15, tariff 1.
   BOOST_TEST(tcp_transaction(client.get(), 0x1234, Bytes{3, 0, 0, 0, 3}) == (Bytes{3, 6, 0, 1, 0, 15, 0, 1}),
              boost::test_tools::per_element());
@@ -76,23 +75,23 @@ BOOST_AUTO_TEST_CASE(tcp_round_trip_then_exit_on_stdin_eof) {
 BOOST_AUTO_TEST_CASE(garbage_clients_are_dropped_while_others_continue) {
   EmulatorProcess emulator({"--profile", em1_path, "--no-serial"});
   const int port = emulator.ready()["tcp"]["port"];
-  Fd good = connect_tcp(port);
-  Fd second = connect_tcp(port);
+  UniqueFd good = connect_tcp(port);
+  UniqueFd second = connect_tcp(port);
   BOOST_TEST(tcp_transaction(good.get(), 1, Bytes{4, 0, 4, 0, 1}) == (Bytes{4, 2, 0x13, 0x88}),
              boost::test_tools::per_element());
 
   {
-    Fd bad_protocol = connect_tcp(port);
+    UniqueFd bad_protocol = connect_tcp(port);
     send_all(bad_protocol.get(), Bytes{0, 1, 0, 7, 0, 6, 1, 3, 0, 0, 0, 1});
     BOOST_TEST(closed_by_peer(bad_protocol.get(), reply_budget));
   }
   {
-    Fd too_long = connect_tcp(port);
+    UniqueFd too_long = connect_tcp(port);
     send_all(too_long.get(), Bytes{0, 1, 0, 0, 0x01, 0x2C, 1, 3});  // length 300
     BOOST_TEST(closed_by_peer(too_long.get(), reply_budget));
   }
   {
-    Fd truncated = connect_tcp(port);
+    UniqueFd truncated = connect_tcp(port);
     send_all(truncated.get(), Bytes{0, 1, 0, 0, 0, 6, 1, 3});  // 4 PDU bytes never come
     // Meanwhile the other clients are served (interleaved, one I/O thread).
     BOOST_TEST(tcp_transaction(second.get(), 2, Bytes{3, 0, 1, 0, 1}) == (Bytes{3, 2, 0, 15}),
@@ -100,7 +99,7 @@ BOOST_AUTO_TEST_CASE(garbage_clients_are_dropped_while_others_continue) {
     BOOST_TEST(closed_by_peer(truncated.get(), reply_budget));
   }
   {
-    Fd noise = connect_tcp(port);
+    UniqueFd noise = connect_tcp(port);
     Bytes random_bytes(600);
     for (std::size_t index = 0; index < random_bytes.size(); ++index)
       random_bytes[index] = static_cast<std::uint8_t>(index * 37 + 11);
@@ -127,7 +126,7 @@ BOOST_AUTO_TEST_CASE(defect_flags_are_applied_and_reported) {
                             "illegal_function_silent"});
   const auto ready = emulator.ready();
   BOOST_TEST(ready["defects"] == nlohmann::json::array({"illegal_function_silent", "tcp_register_skew"}));
-  Fd client = connect_tcp(ready["tcp"]["port"]);
+  UniqueFd client = connect_tcp(ready["tcp"]["port"]);
   BOOST_TEST(tcp_transaction(client.get(), 1, Bytes{4, 0, 0, 0, 1}) == (Bytes{4, 2, 0x08, 0xFE}),
              boost::test_tools::per_element());  // 2301 + 1
   emulator.send_signal(SIGINT);
@@ -182,8 +181,8 @@ BOOST_AUTO_TEST_CASE(rtu_on_a_pty_frames_by_silence_paces_replies_and_shares_sta
   termios raw{};
   ::cfmakeraw(&raw);
   if (::openpty(&master_fd, &slave_fd, nullptr, &raw, nullptr) != 0) throw_errno("openpty");
-  Fd master(master_fd);
-  Fd slave(slave_fd);
+  UniqueFd master(master_fd);
+  UniqueFd slave(slave_fd);
   ::fcntl(slave.get(), F_SETFD, FD_CLOEXEC);  // only the master goes to the emulator
 
   EmulatorProcess emulator({"--profile", em1_path, "--serial-fd", std::to_string(master.get())});
@@ -194,7 +193,7 @@ BOOST_AUTO_TEST_CASE(rtu_on_a_pty_frames_by_silence_paces_replies_and_shares_sta
   BOOST_TEST(ready["serial"]["fd"] == master_fd);
 
   // A write over TCP is visible over RTU.
-  Fd client = connect_tcp(ready["tcp"]["port"]);
+  UniqueFd client = connect_tcp(ready["tcp"]["port"]);
   BOOST_TEST(tcp_transaction(client.get(), 1, Bytes{6, 0, 3, 0, 7}) == (Bytes{6, 0, 3, 0, 7}),
              boost::test_tools::per_element());
 

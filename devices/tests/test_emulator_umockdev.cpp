@@ -3,12 +3,14 @@
 // the harness does, from a process under libumockdev-preload (ctest sets LD_PRELOAD for
 // tests whose name contains "umockdev"), with UMOCKDEV_DIR from the ready line.
 #define BOOST_TEST_MODULE emulator_umockdev
-#include <boost/test/unit_test.hpp>
-
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <termios.h>
 
+#include <boost/test/unit_test.hpp>
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <string>
 
 #include "emulator_process.hpp"
@@ -40,7 +42,7 @@ BOOST_AUTO_TEST_CASE(rtu_through_the_umockdev_presented_port) {
 
   if (under_umockdev_preload()) {
     ::setenv("UMOCKDEV_DIR", testbed.c_str(), 1);
-    Fd port(::open("/dev/ttyUSB0", O_RDWR | O_NOCTTY | O_CLOEXEC));
+    UniqueFd port(::open("/dev/ttyUSB0", O_RDWR | O_NOCTTY | O_CLOEXEC));
     BOOST_REQUIRE_MESSAGE(port.get() >= 0, "cannot open /dev/ttyUSB0 in the testbed: " << std::strerror(errno));
     termios settings{};
     BOOST_REQUIRE_EQUAL(::tcgetattr(port.get(), &settings), 0);
@@ -48,7 +50,7 @@ BOOST_AUTO_TEST_CASE(rtu_through_the_umockdev_presented_port) {
     BOOST_REQUIRE_EQUAL(::tcsetattr(port.get(), TCSANOW, &settings), 0);
 
     // A write over TCP, read back over RTU: one register state behind both interfaces.
-    Fd client = connect_tcp(ready["tcp"]["port"]);
+    UniqueFd client = connect_tcp(ready["tcp"]["port"]);
     BOOST_TEST(tcp_transaction(client.get(), 1, Bytes{6, 0, 2, 0, 4}) == (Bytes{6, 0, 2, 0, 4}),
                boost::test_tools::per_element());
     const Bytes request = with_crc({1, 3, 0, 0, 0, 3});

@@ -2,21 +2,23 @@
 // RTU and MBAP framing rules, FC43 splitting, and each defect knob flipping exactly its
 // behaviour.
 #define BOOST_TEST_MODULE modbus_server
-#include <boost/test/unit_test.hpp>
-
 #include <array>
+#include <boost/test/unit_test.hpp>
 #include <map>
 #include <set>
 #include <string>
 
+#include "modbus_frames.hpp"
 #include "modbus_server.hpp"
 #include "profile.hpp"
+#include "test_paths.hpp"
 
 using namespace hilbench::emu;
+using emulator_test::em1_path;
+using emulator_test::mbap;
+using emulator_test::with_crc;
 
 namespace {
-
-const std::string em1_path = HILBENCH_SOURCE_DIR "/devices/profiles/em1-meter.toml";
 
 // EM-1 map (devices/profiles/em1-meter.toml):
 //   input   0..4 u16 (2301, 2298, 2304, 5012, 5000), 10..11 u32 12345678
@@ -110,23 +112,6 @@ void expect_exception(ModbusServer& server, const Bytes& pdu, std::uint8_t code)
 Bytes read_request(std::uint8_t function, std::uint16_t address, std::uint16_t quantity) {
   return Bytes{function, static_cast<std::uint8_t>(address >> 8), static_cast<std::uint8_t>(address & 0xFF),
                static_cast<std::uint8_t>(quantity >> 8), static_cast<std::uint8_t>(quantity & 0xFF)};
-}
-
-Bytes with_crc(Bytes frame) {
-  const std::uint16_t crc = crc16_modbus(frame);
-  frame.push_back(static_cast<std::uint8_t>(crc & 0xFF));
-  frame.push_back(static_cast<std::uint8_t>(crc >> 8));
-  return frame;
-}
-
-Bytes mbap(std::uint16_t transaction, std::uint8_t unit, const Bytes& pdu, std::uint16_t protocol = 0) {
-  const auto length = static_cast<std::uint16_t>(pdu.size() + 1);
-  Bytes frame{static_cast<std::uint8_t>(transaction >> 8), static_cast<std::uint8_t>(transaction & 0xFF),
-              static_cast<std::uint8_t>(protocol >> 8),    static_cast<std::uint8_t>(protocol & 0xFF),
-              static_cast<std::uint8_t>(length >> 8),      static_cast<std::uint8_t>(length & 0xFF),
-              unit};
-  frame.insert(frame.end(), pdu.begin(), pdu.end());
-  return frame;
 }
 
 }  // namespace

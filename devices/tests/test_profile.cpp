@@ -2,13 +2,14 @@
 // file, the key path and what was expected.
 #define BOOST_TEST_MODULE profile
 #include <boost/test/unit_test.hpp>
-
 #include <ostream>
 #include <string>
 
 #include "profile.hpp"
+#include "test_paths.hpp"
 
 using namespace hilbench::emu;
+using emulator_test::em1_path;
 
 // Readable values in failure messages (found by Boost.Test through ADL).
 namespace hilbench::emu {
@@ -18,8 +19,6 @@ std::ostream& boost_test_print_type(std::ostream& out, ValueType type) { return 
 }  // namespace hilbench::emu
 
 namespace {
-
-const std::string em1_path = HILBENCH_SOURCE_DIR "/devices/profiles/em1-meter.toml";
 
 // A small valid profile; each bad-input case edits one part of it.
 const std::string minimal_profile = R"(

@@ -6,9 +6,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/ioctl.h>
-#include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -20,44 +18,23 @@
 #include <fstream>
 #include <memory>
 #include <nlohmann/json.hpp>
-#include <optional>
 #include <stdexcept>
 #include <string>
-#include <utility>
-#include <vector>
+#include <string_view>
 
+#include "child_process.hpp"
+#include "test_paths.hpp"
 #include "umockdev_port.hpp"
-
-extern char** environ;
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
+using emulator_test::ChildProcess;
+using hilbench::UniqueFd;
 using hilbench::emu::PresentedPort;
 using hilbench::emu::UmockdevBench;
 using hilbench::emu::UsbSerialIdentity;
 
 namespace {
-
-class Fd {
- public:
-  explicit Fd(int fd = -1) noexcept : fd_(fd) {}
-  Fd(Fd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-  Fd& operator=(Fd&& other) noexcept {
-    reset(std::exchange(other.fd_, -1));
-    return *this;
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  ~Fd() { reset(); }
-  int get() const noexcept { return fd_; }
-  void reset(int fd = -1) noexcept {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = fd;
-  }
-
- private:
-  int fd_;
-};
 
 std::string read_text(const fs::path& path) {
   std::ifstream in(path);
@@ -85,8 +62,8 @@ void write_all(int fd, std::string_view text) {
 }
 
 /// Opens an emulated node the way a harness would (through the preload).
-Fd open_emulated(const std::string& device_path) {
-  Fd fd(::open(device_path.c_str(), O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC));
+UniqueFd open_emulated(const std::string& device_path) {
+  UniqueFd fd(::open(device_path.c_str(), O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC));
   BOOST_REQUIRE_MESSAGE(fd.get() >= 0, "cannot open " << device_path << " through umockdev");
   return fd;
 }
@@ -143,7 +120,7 @@ BOOST_AUTO_TEST_CASE(the_device_side_is_a_raw_pty_master) {
 
 BOOST_AUTO_TEST_CASE(modem_lines_are_answered_from_the_model) {
   PresentedPort& port = add("ttyUSB0");
-  const Fd host = open_emulated(port.device_path());
+  const UniqueFd host = open_emulated(port.device_path());
   const auto defaults = port.modem_lines();
   BOOST_TEST((!defaults.dtr && !defaults.rts && defaults.cts && defaults.dsr && defaults.dcd &&
               !defaults.ri));
@@ -171,7 +148,7 @@ BOOST_AUTO_TEST_CASE(modem_lines_are_answered_from_the_model) {
 BOOST_AUTO_TEST_CASE(other_ioctls_still_reach_the_pty) {
   // umockdev 0.17 answers an unhandled ioctl with ENOTTY; the handler passes them on.
   PresentedPort& port = add("ttyUSB0");
-  const Fd host = open_emulated(port.device_path());
+  const UniqueFd host = open_emulated(port.device_path());
   termios settings{};
   BOOST_TEST(::ioctl(host.get(), TCGETS, &settings) == 0);
   write_all(port.device_fd(), "abc");
@@ -197,7 +174,7 @@ BOOST_AUTO_TEST_CASE(several_ports_share_one_bench) {
   BOOST_TEST(read_text(usb_of("ttyUSB1") / "serial") == "HB000002");
   BOOST_TEST(read_text(usb_of("ttyUSB0") / "devnum") != read_text(usb_of("ttyUSB1") / "devnum"));
 
-  const Fd host_b = open_emulated(b.device_path());
+  const UniqueFd host_b = open_emulated(b.device_path());
   int dtr = TIOCM_DTR;
   BOOST_REQUIRE_EQUAL(::ioctl(host_b.get(), TIOCMBIS, &dtr), 0);
   BOOST_TEST(b.modem_lines().dtr);
@@ -219,7 +196,7 @@ BOOST_AUTO_TEST_CASE(bad_names_and_identities_are_refused) {
 
 BOOST_AUTO_TEST_CASE(destroying_the_bench_hangs_up_and_removes_the_testbed) {
   PresentedPort& port = add("ttyUSB0");
-  const Fd host = open_emulated(port.device_path());
+  const UniqueFd host = open_emulated(port.device_path());
   const fs::path testbed = root();
   bench.reset();
   BOOST_TEST((wait_for(host.get(), POLLIN) & POLLHUP) != 0);
@@ -230,80 +207,15 @@ BOOST_AUTO_TEST_SUITE_END()
 
 namespace {
 
-/// hilbench-present-port as a child with a stdin pipe and a stdout pipe.
-class PresentPortProcess {
- public:
-  PresentPortProcess() {
-    const fs::path program =
-        fs::path(HILBENCH_EMULATOR_PATH).parent_path() / "hilbench-present-port";
-    BOOST_REQUIRE_MESSAGE(fs::exists(program), program << " not built");
-    std::array<int, 2> to_child{}, from_child{};
-    BOOST_REQUIRE(::pipe2(to_child.data(), O_CLOEXEC) == 0);
-    BOOST_REQUIRE(::pipe2(from_child.data(), O_CLOEXEC) == 0);
-    stdin_.reset(to_child[1]);
-    stdout_.reset(from_child[0]);
-    const Fd child_stdin(to_child[0]), child_stdout(from_child[1]);
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_adddup2(&actions, child_stdin.get(), STDIN_FILENO);
-    posix_spawn_file_actions_adddup2(&actions, child_stdout.get(), STDOUT_FILENO);
-    const std::string path = program.string();
-    std::vector<std::string> args = {path, "--serial", "SIM-7"};
-    std::vector<char*> argv;
-    for (std::string& arg : args) argv.push_back(arg.data());
-    argv.push_back(nullptr);
-    const int spawned = ::posix_spawn(&pid_, path.c_str(), &actions, nullptr, argv.data(), environ);
-    posix_spawn_file_actions_destroy(&actions);
-    BOOST_REQUIRE_EQUAL(spawned, 0);
-  }
-  ~PresentPortProcess() {
-    if (pid_ > 0) {
-      ::kill(pid_, SIGKILL);
-      ::waitpid(pid_, nullptr, 0);
-    }
-  }
-  PresentPortProcess(const PresentPortProcess&) = delete;
-  PresentPortProcess& operator=(const PresentPortProcess&) = delete;
-
-  nlohmann::json ready_line() {
-    std::string line;
-    while (line.find('\n') == std::string::npos) {
-      const std::string more = read_some(stdout_.get());
-      if (more.empty()) break;
-      line += more;
-    }
-    BOOST_REQUIRE_MESSAGE(line.find('\n') == line.size() - 1, "expected one line, got " << line);
-    return nlohmann::json::parse(line);
-  }
-
-  void close_stdin() { stdin_.reset(); }
-  void signal(int number) const { ::kill(pid_, number); }
-
-  /// The exit status, or nothing if the process is still running after `patience`.
-  std::optional<int> wait_exit(std::chrono::milliseconds patience = 5000ms) {
-    const auto until = std::chrono::steady_clock::now() + patience;
-    while (std::chrono::steady_clock::now() < until) {
-      int status = 0;
-      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-        pid_ = -1;
-        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-      }
-      ::usleep(10'000);
-    }
-    return std::nullopt;
-  }
-
- private:
-  pid_t pid_ = -1;
-  Fd stdin_;
-  Fd stdout_;
-};
+ChildProcess start_present_port() {
+  return ChildProcess(emulator_test::present_port_path, {"--serial", "SIM-7"});
+}
 
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(present_port_relays_both_ways_and_exits_on_stdin_eof) {
-  PresentPortProcess process;
-  const nlohmann::json ready = process.ready_line();
+  ChildProcess process = start_present_port();
+  const nlohmann::json ready = process.ready();
   BOOST_TEST(ready.at("event") == "ready");
   BOOST_TEST(ready.at("device_path") == "/dev/ttyUSB0");
   const std::string testbed = ready.at("umockdev_dir");
@@ -311,11 +223,11 @@ BOOST_AUTO_TEST_CASE(present_port_relays_both_ways_and_exits_on_stdin_eof) {
   BOOST_TEST(read_text(fs::path(testbed) / "sys/class/tty/ttyUSB0/device/../../serial") == "SIM-7");
 
   {
-    const Fd simulator(::open(ready.at("peer_path").get<std::string>().c_str(),
-                              O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC));
+    const UniqueFd simulator(::open(ready.at("peer_path").get<std::string>().c_str(),
+                                    O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC));
     BOOST_REQUIRE(simulator.get() >= 0);
     ::setenv("UMOCKDEV_DIR", testbed.c_str(), 1);
-    const Fd harness = open_emulated("/dev/ttyUSB0");
+    const UniqueFd harness = open_emulated("/dev/ttyUSB0");
     write_all(harness.get(), "request");
     BOOST_TEST(read_some(simulator.get()) == "request");
     write_all(simulator.get(), "answer");
@@ -327,14 +239,14 @@ BOOST_AUTO_TEST_CASE(present_port_relays_both_ways_and_exits_on_stdin_eof) {
   }
 
   process.close_stdin();
-  BOOST_TEST((process.wait_exit() == std::optional<int>(0)));
+  BOOST_TEST(process.wait_exit(5000ms) == 0);
   BOOST_TEST(!fs::exists(testbed));
 }
 
 BOOST_AUTO_TEST_CASE(present_port_exits_cleanly_on_sigterm) {
-  PresentPortProcess process;
-  const std::string testbed = process.ready_line().at("umockdev_dir");
-  process.signal(SIGTERM);
-  BOOST_TEST((process.wait_exit() == std::optional<int>(0)));
+  ChildProcess process = start_present_port();
+  const std::string testbed = process.ready().at("umockdev_dir");
+  process.send_signal(SIGTERM);
+  BOOST_TEST(process.wait_exit(5000ms) == 0);
   BOOST_TEST(!fs::exists(testbed));
 }
