@@ -43,7 +43,7 @@ port = 1502
 @pytest.mark.parametrize("body, key, words", [
     ("schema = 1\nfoo = 1\n[[devices]]\nprofile='P'\n[devices.tcp]\nhost='h'\nport=1\n", "foo", "unknown key"),
     ("schema = 1\n[[devices]]\nprofile='P'\n[devices.tcp]\nhost='h'\nport='502'\n", "devices[0].tcp.port",
-     "expected an integer"),
+     "expected integer"),
     ("schema = 1\n[[devices]]\nprofile='P'\n[devices.tcp]\nhost='h'\nprot=1\n", "devices[0].tcp.prot",
      "unknown key"),
     ("schema = 2\n[[devices]]\nprofile='P'\n", "schema", "unsupported bench schema"),

@@ -85,3 +85,32 @@ def test_evidence_dir_with_a_journal_is_never_overwritten(tmp_path):
 def test_unknown_market_is_a_usage_error(tmp_path):
     result = run_pytest(["suites", "--markets", "EU,XX", "--evidence-dir", str(tmp_path / "ev")])
     assert result.returncode == 4 and "XX" in result.stderr
+
+
+def test_hostile_strings_from_a_device_are_escaped_in_every_report(tmp_path):
+    """The device's identity is untrusted input: it reaches the journal verbatim and the HTML
+    reports escaped."""
+    from hilbench.bench import embedded_profile_dir
+
+    hostile = '<script>alert("pwn")</script>&<img src=x onerror=alert(1)>'
+    profile = (embedded_profile_dir() / "em1-meter.toml").read_text()
+    profile = profile.replace('model = "EM-1 three-phase meter"', f"model = '{hostile}'")
+    (tmp_path / "hostile.toml").write_text(profile)
+    (tmp_path / "bench.toml").write_text(textwrap.dedent('''
+        schema = 1
+        name = "hostile"
+        [[devices]]
+        profile = "hostile.toml"
+        [devices.emulator]
+    '''))
+    evidence = tmp_path / "evidence"
+    result = run_pytest(["suites", "-k", "identification", "--bench", str(tmp_path / "bench.toml"),
+                         "--evidence-dir", str(evidence)])
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    reported = [r["data"]["value"] for r in records(evidence)
+                if r["type"] == "observation" and r["data"]["name"] == "identity object 0x05"]
+    assert reported and all(value == hostile for value in reported)  # verbatim in the evidence
+    for report in (evidence / "reports").glob("*.html"):
+        html = report.read_text()
+        assert "<script>" not in html and "<img src=x" not in html, report.name
+    assert "&lt;script&gt;" in (evidence / "reports" / "report-EU.html").read_text()

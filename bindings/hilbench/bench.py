@@ -26,7 +26,6 @@ without editing a central list. Parsing is strict: errors name the file and the 
 from __future__ import annotations
 
 import hashlib
-import tomllib
 from dataclasses import dataclass, field
 from importlib import resources
 from importlib.metadata import entry_points
@@ -35,6 +34,7 @@ from typing import Any, Callable
 
 from ._core import ConfigError
 from .profile import DEFECTS, PARITIES, DeviceProfile, load_profile
+from .strict_toml import StrictReader, read_toml
 
 BENCH_SCHEMA = 1
 
@@ -114,110 +114,87 @@ def embedded_bench(defects: tuple[str, ...] = ()) -> BenchSpec:
 
 def load_bench(path: str | Path) -> BenchSpec:
     path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except OSError as error:
-        raise ConfigError(f"{path}: cannot read bench file: {error.strerror}") from None
-    try:
-        doc = tomllib.loads(raw.decode("utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
-        raise ConfigError(f"{path}: not valid TOML: {error}") from None
-
-    def fail(key: str, message: str) -> ConfigError:
-        return ConfigError(f"{path}: {key}: {message}")
-
-    def check_keys(table: dict[str, Any], allowed: set[str], where: str) -> None:
-        for key in table:
-            if key not in allowed:
-                raise fail(f"{where}.{key}" if where else key,
-                           f"unknown key (allowed: {', '.join(sorted(allowed))})")
-
-    def typed(table: dict[str, Any], key: str, kind: type, where: str, default: Any = ...) -> Any:
-        name = f"{where}.{key}" if where else key
-        if key not in table:
-            if default is ...:
-                raise fail(name, "missing")
-            return default
-        value = table[key]
-        if isinstance(value, bool) and kind is not bool or not isinstance(value, kind):
-            expected = {int: "an integer", str: "a string", bool: "a boolean", list: "an array",
-                        dict: "a table"}[kind]
-            raise fail(name, f"expected {expected}, got {type(value).__name__} {value!r}")
-        return value
-
-    check_keys(doc, {"schema", "name", "devices"}, "")
-    schema = typed(doc, "schema", int, "")
+    raw, doc = read_toml(path, "bench file")
+    r = StrictReader(path)
+    r.check_keys(doc, {"schema", "name", "devices"}, "")
+    schema = r.get(doc, "schema", int, "")
     if schema != BENCH_SCHEMA:
-        raise fail("schema", f"unsupported bench schema {schema} (this hilbench reads {BENCH_SCHEMA})")
-    devices_raw = typed(doc, "devices", list, "")
+        raise r.fail("schema", f"unsupported bench schema {schema} (this hilbench reads {BENCH_SCHEMA})")
+    devices_raw = r.get(doc, "devices", list, "")
     if not devices_raw:
-        raise fail("devices", "a bench needs at least one device")
+        raise r.fail("devices", "a bench needs at least one device")
     devices: list[DeviceSpec] = []
     for index, item in enumerate(devices_raw):
         where = f"devices[{index}]"
         if not isinstance(item, dict):
-            raise fail(where, "expected a table ([[devices]])")
-        check_keys(item, {"name", "profile", "driver", "emulated", "tcp", "serial", "emulator"}, where)
-        profile_path = Path(typed(item, "profile", str, where))
-        if not profile_path.is_absolute():
-            profile_path = path.parent / profile_path
-        profile = load_profile(profile_path)
-        name = typed(item, "name", str, where, profile.name)
-        driver = typed(item, "driver", str, where, "modbus")
-        emulated = typed(item, "emulated", bool, where, False)
-
-        tcp = None
-        if "tcp" in item:
-            table = typed(item, "tcp", dict, where)
-            check_keys(table, {"host", "port"}, f"{where}.tcp")
-            port = typed(table, "port", int, f"{where}.tcp")
-            if not 1 <= port <= 65535:
-                raise fail(f"{where}.tcp.port", f"must be 1..65535, got {port}")
-            tcp = TcpEndpoint(host=typed(table, "host", str, f"{where}.tcp"), port=port)
-
-        serial = None
-        if "serial" in item:
-            table = typed(item, "serial", dict, where)
-            w = f"{where}.serial"
-            check_keys(table, {"port", "baud", "data_bits", "parity", "stop_bits", "umockdev_dir"}, w)
-            parity = typed(table, "parity", str, w, profile.serial.parity)
-            if parity not in PARITIES:
-                raise fail(f"{w}.parity", f"must be one of {', '.join(PARITIES)}, got '{parity}'")
-            serial = SerialEndpoint(
-                port=typed(table, "port", str, w),
-                baud=typed(table, "baud", int, w, profile.serial.baud),
-                data_bits=typed(table, "data_bits", int, w, profile.serial.data_bits),
-                parity=parity,
-                stop_bits=typed(table, "stop_bits", int, w, profile.serial.stop_bits),
-                umockdev_dir=typed(table, "umockdev_dir", str, w, None),
-            )
-
-        emulator = None
-        if "emulator" in item:
-            table = typed(item, "emulator", dict, where)
-            w = f"{where}.emulator"
-            check_keys(table, {"defects", "serial", "tcp"}, w)
-            defects = typed(table, "defects", list, w, [])
-            for d_index, defect in enumerate(defects):
-                if not isinstance(defect, str) or defect not in DEFECTS:
-                    raise fail(f"{w}.defects[{d_index}]", f"unknown defect {defect!r} "
-                               f"(known: {', '.join(DEFECTS)})")
-            emulator = EmulatorSpec(defects=tuple(defects), serial=typed(table, "serial", bool, w, True),
-                                    tcp=typed(table, "tcp", bool, w, True))
-            emulated = True
-            if tcp or serial:
-                raise fail(where, "a device with [emulator] gets its endpoints from the emulator; "
-                           "remove [tcp]/[serial]")
-        elif tcp is None and serial is None:
-            raise fail(where, "no way to reach the device: add [devices.tcp] and/or [devices.serial]")
-        if driver not in driver_names():
-            raise fail(f"{where}.driver", f"unknown driver '{driver}' (known: {', '.join(driver_names())})")
-        if any(d.name == name for d in devices):
-            raise fail(f"{where}.name", f"device name '{name}' used twice")
-        devices.append(DeviceSpec(name=name, driver=driver, profile=profile, emulated=emulated,
-                                  serial=serial, tcp=tcp, emulator=emulator))
-    return BenchSpec(name=typed(doc, "name", str, "", path.stem), source=str(path),
+            raise r.fail(where, "expected a table ([[devices]])")
+        devices.append(_device(r, path, item, where, devices))
+    return BenchSpec(name=r.get(doc, "name", str, "", path.stem), source=str(path),
                      sha256=hashlib.sha256(raw).hexdigest(), devices=tuple(devices))
+
+
+def _device(r: StrictReader, path: Path, item: dict[str, Any], where: str,
+            earlier: list[DeviceSpec]) -> DeviceSpec:
+    r.check_keys(item, {"name", "profile", "driver", "emulated", "tcp", "serial", "emulator"}, where)
+    profile_path = Path(r.get(item, "profile", str, where))
+    if not profile_path.is_absolute():
+        profile_path = path.parent / profile_path
+    profile = load_profile(profile_path)
+    name = r.get(item, "name", str, where, profile.name)
+    driver = r.get(item, "driver", str, where, "modbus")
+    emulated = r.get(item, "emulated", bool, where, False)
+
+    tcp = None
+    if "tcp" in item:
+        w = f"{where}.tcp"
+        table = r.table(item, "tcp", w)
+        r.check_keys(table, {"host", "port"}, w)
+        port = r.get(table, "port", int, w)
+        if not 1 <= port <= 65535:
+            raise r.fail(f"{w}.port", f"must be 1..65535, got {port}")
+        tcp = TcpEndpoint(host=r.get(table, "host", str, w), port=port)
+
+    serial = None
+    if "serial" in item:
+        w = f"{where}.serial"
+        table = r.table(item, "serial", w)
+        r.check_keys(table, {"port", "baud", "data_bits", "parity", "stop_bits", "umockdev_dir"}, w)
+        parity = r.get(table, "parity", str, w, profile.serial.parity)
+        if parity not in PARITIES:
+            raise r.fail(f"{w}.parity", f"must be one of {', '.join(PARITIES)}, got '{parity}'")
+        serial = SerialEndpoint(
+            port=r.get(table, "port", str, w),
+            baud=r.get(table, "baud", int, w, profile.serial.baud),
+            data_bits=r.get(table, "data_bits", int, w, profile.serial.data_bits),
+            parity=parity,
+            stop_bits=r.get(table, "stop_bits", int, w, profile.serial.stop_bits),
+            umockdev_dir=r.get(table, "umockdev_dir", str, w, None),
+        )
+
+    emulator = None
+    if "emulator" in item:
+        w = f"{where}.emulator"
+        table = r.table(item, "emulator", w)
+        r.check_keys(table, {"defects", "serial", "tcp"}, w)
+        defects = r.get(table, "defects", list, w, [])
+        for d_index, defect in enumerate(defects):
+            if not isinstance(defect, str) or defect not in DEFECTS:
+                raise r.fail(f"{w}.defects[{d_index}]", f"unknown defect {defect!r} "
+                             f"(known: {', '.join(DEFECTS)})")
+        emulator = EmulatorSpec(defects=tuple(defects), serial=r.get(table, "serial", bool, w, True),
+                                tcp=r.get(table, "tcp", bool, w, True))
+        emulated = True
+        if tcp or serial:
+            raise r.fail(where, "a device with [emulator] gets its endpoints from the emulator; "
+                         "remove [tcp]/[serial]")
+    elif tcp is None and serial is None:
+        raise r.fail(where, "no way to reach the device: add [devices.tcp] and/or [devices.serial]")
+    if driver not in driver_names():
+        raise r.fail(f"{where}.driver", f"unknown driver '{driver}' (known: {', '.join(driver_names())})")
+    if any(d.name == name for d in earlier):
+        raise r.fail(f"{where}.name", f"device name '{name}' used twice")
+    return DeviceSpec(name=name, driver=driver, profile=profile, emulated=emulated,
+                      serial=serial, tcp=tcp, emulator=emulator)
 
 
 # ---- driver registry -------------------------------------------------------------------

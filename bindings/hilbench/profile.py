@@ -8,12 +8,12 @@ Parsing is strict: an unknown key or a wrong type is a ConfigError naming file a
 from __future__ import annotations
 
 import hashlib
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ._core import ConfigError
+from .strict_toml import StrictReader, read_toml
 
 REGISTER_TYPES = {"u16": 1, "i16": 1, "u32": 2, "i32": 2, "f32": 2}
 REGISTER_TABLES = ("holding", "input")
@@ -45,53 +45,6 @@ IDENTITY_OBJECT_IDS = {
     "model": 0x05,
     "serial_number": 0x80,
 }
-
-
-class _Reader:
-    """Walks one TOML document, naming file and key path in every error."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-
-    def fail(self, key: str, message: str) -> ConfigError:
-        return ConfigError(f"{self.path}: {key}: {message}")
-
-    def table(self, parent: dict[str, Any], key: str, where: str, required: bool = True) -> dict[str, Any]:
-        value = parent.get(key)
-        if value is None:
-            if required:
-                raise self.fail(where, "missing table")
-            return {}
-        if not isinstance(value, dict):
-            raise self.fail(where, f"expected a table, got {type(value).__name__}")
-        return value
-
-    def check_keys(self, table: dict[str, Any], allowed: set[str], where: str) -> None:
-        for key in table:
-            if key not in allowed:
-                prefix = f"{where}." if where else ""
-                raise self.fail(f"{prefix}{key}", f"unknown key (allowed: {', '.join(sorted(allowed))})")
-
-    def get(self, table: dict[str, Any], key: str, kind: type | tuple[type, ...], where: str,
-            default: Any = ..., ) -> Any:
-        if key not in table:
-            if default is ...:
-                raise self.fail(f"{where}.{key}" if where else key, "missing")
-            return default
-        value = table[key]
-        kinds = kind if isinstance(kind, tuple) else (kind,)
-        # bool is an int in Python; never accept it where a number is meant.
-        if isinstance(value, bool) and bool not in kinds:
-            raise self.fail(f"{where}.{key}" if where else key, f"expected {_names(kinds)}, got bool")
-        if not isinstance(value, kinds):
-            raise self.fail(f"{where}.{key}" if where else key,
-                            f"expected {_names(kinds)}, got {type(value).__name__}")
-        return value
-
-
-def _names(kinds: tuple[type, ...]) -> str:
-    return " or ".join({int: "integer", float: "number", str: "string", bool: "boolean",
-                        list: "array", dict: "table"}.get(k, k.__name__) for k in kinds)
 
 
 @dataclass(frozen=True)
@@ -179,15 +132,8 @@ class DeviceProfile:
 
 def load_profile(path: str | Path) -> DeviceProfile:
     path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except OSError as error:
-        raise ConfigError(f"{path}: cannot read profile: {error.strerror}") from None
-    try:
-        doc = tomllib.loads(raw.decode("utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
-        raise ConfigError(f"{path}: not valid TOML: {error}") from None
-    r = _Reader(path)
+    raw, doc = read_toml(path, "profile")
+    r = StrictReader(path)
     r.check_keys(doc, {"schema", "device", "identity", "serial", "limits", "registers", "coils",
                        "discrete_inputs", "defects"}, "")
     schema = r.get(doc, "schema", int, "")
@@ -252,14 +198,14 @@ def load_profile(path: str | Path) -> DeviceProfile:
     )
 
 
-def _array_of_tables(r: _Reader, doc: dict[str, Any], key: str) -> list[dict[str, Any]]:
+def _array_of_tables(r: StrictReader, doc: dict[str, Any], key: str) -> list[dict[str, Any]]:
     items = doc.get(key, [])
     if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
         raise r.fail(key, "expected an array of tables ([[%s]])" % key)
     return items
 
 
-def _registers(r: _Reader, doc: dict[str, Any]) -> list[Register]:
+def _registers(r: StrictReader, doc: dict[str, Any]) -> list[Register]:
     out: list[Register] = []
     taken: dict[tuple[str, int], str] = {}
     for index, item in enumerate(_array_of_tables(r, doc, "registers")):
@@ -297,7 +243,7 @@ def _registers(r: _Reader, doc: dict[str, Any]) -> list[Register]:
     return out
 
 
-def _bits(r: _Reader, doc: dict[str, Any], key: str, table: str) -> list[Bit]:
+def _bits(r: StrictReader, doc: dict[str, Any], key: str, table: str) -> list[Bit]:
     out: list[Bit] = []
     taken: set[int] = set()
     for index, item in enumerate(_array_of_tables(r, doc, key)):
