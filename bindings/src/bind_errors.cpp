@@ -58,8 +58,9 @@ void raise(PyObject* cls, const HarnessError& error, const py::dict& extra = {})
 }  // namespace
 
 void bind_errors(py::module_& m) {
-  classes.harness = make_class(m, "HarnessError", PyExc_Exception,
-                               "Base of every hilbench error; has device, operation, deadline_s, detail.");
+  classes.harness =
+      make_class(m, "HarnessError", PyExc_Exception,
+                 "Base of every hilbench error; has device, operation, deadline_s, detail.");
   classes.timeout = make_class(m, "DeviceTimeout", classes.harness,
                                "The device did not answer (completely) before the deadline.");
   classes.transport = make_class(m, "TransportError", classes.harness,
@@ -70,11 +71,11 @@ void bind_errors(py::module_& m) {
                               "The peer went away while the operation ran.");
   classes.protocol = make_class(m, "ProtocolError", classes.harness,
                                 "The bytes received break the protocol (CRC, header, length).");
-  classes.device_exception = make_class(
-      m, "DeviceException", classes.harness,
-      "The device answered with a protocol exception; has function, code, code_name.");
-  classes.config = make_class(m, "ConfigError", classes.harness,
-                              "A bench file, profile or argument is wrong.");
+  classes.device_exception =
+      make_class(m, "DeviceException", classes.harness,
+                 "The device answered with a protocol exception; has function, code, code_name.");
+  classes.config =
+      make_class(m, "ConfigError", classes.harness, "A bench file, profile or argument is wrong.");
   classes.journal = make_class(m, "JournalError", classes.harness,
                                "The evidence journal cannot be written or read.");
 

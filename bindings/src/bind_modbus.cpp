@@ -54,14 +54,16 @@ modbus::DeviceIdCategory parse_category(const std::string& name) {
   if (name == "basic") return modbus::DeviceIdCategory::basic;
   if (name == "regular") return modbus::DeviceIdCategory::regular;
   if (name == "extended") return modbus::DeviceIdCategory::extended;
-  throw std::invalid_argument("category must be 'basic', 'regular' or 'extended', got '" + name + "'");
+  throw std::invalid_argument("category must be 'basic', 'regular' or 'extended', got '" + name +
+                              "'");
 }
 
 }  // namespace
 
 void bind_modbus(py::module_& m) {
-  m.def("crc16", [](const py::bytes& data) { return modbus::crc16(from_bytes(data)); },
-        "CRC-16/MODBUS of data (append low byte first).");
+  m.def(
+      "crc16", [](const py::bytes& data) { return modbus::crc16(from_bytes(data)); },
+      "CRC-16/MODBUS of data (append low byte first).");
   m.def("exception_name", &modbus::exception_name);
   m.def(
       "encode_rtu",
@@ -71,8 +73,10 @@ void bind_modbus(py::module_& m) {
       py::arg("unit"), py::arg("function"), py::arg("data"), "RTU ADU: unit, PDU, CRC.");
   m.def(
       "encode_tcp",
-      [](std::uint16_t transaction_id, std::uint8_t unit, std::uint8_t function, const py::bytes& data) {
-        return to_bytes(modbus::encode_tcp(transaction_id, unit, modbus::Pdu{function, from_bytes(data)}));
+      [](std::uint16_t transaction_id, std::uint8_t unit, std::uint8_t function,
+         const py::bytes& data) {
+        return to_bytes(
+            modbus::encode_tcp(transaction_id, unit, modbus::Pdu{function, from_bytes(data)}));
       },
       py::arg("transaction_id"), py::arg("unit"), py::arg("function"), py::arg("data"));
 
@@ -100,7 +104,8 @@ void bind_modbus(py::module_& m) {
            py::arg("timeout") = 1.0, py::arg("rtu_silence") = 0.0)
       .def_property_readonly("framing",
                              [](const RecordingClient& self) {
-                               return self.client.options().framing == modbus::Framing::rtu ? "rtu" : "tcp";
+                               return self.client.options().framing == modbus::Framing::rtu ? "rtu"
+                                                                                            : "tcp";
                              })
       .def_property(
           "unit", [](const RecordingClient& self) { return self.client.options().unit; },
@@ -113,49 +118,59 @@ void bind_modbus(py::module_& m) {
           })
       .def_property_readonly("transport_name",
                              [](RecordingClient& self) { return self.client.transport().name(); })
-      .def("read_coils",
-           [](RecordingClient& self, std::uint16_t address, std::uint16_t count) {
-             return released<std::vector<bool>>(self, [&](Client& c) { return c.read_coils(address, count); });
-           },
-           py::arg("address"), py::arg("count"))
-      .def("read_discrete_inputs",
-           [](RecordingClient& self, std::uint16_t address, std::uint16_t count) {
-             return released<std::vector<bool>>(
-                 self, [&](Client& c) { return c.read_discrete_inputs(address, count); });
-           },
-           py::arg("address"), py::arg("count"))
-      .def("read_holding_registers",
-           [](RecordingClient& self, std::uint16_t address, std::uint16_t count) {
-             return released<std::vector<std::uint16_t>>(
-                 self, [&](Client& c) { return c.read_holding_registers(address, count); });
-           },
-           py::arg("address"), py::arg("count"))
-      .def("read_input_registers",
-           [](RecordingClient& self, std::uint16_t address, std::uint16_t count) {
-             return released<std::vector<std::uint16_t>>(
-                 self, [&](Client& c) { return c.read_input_registers(address, count); });
-           },
-           py::arg("address"), py::arg("count"))
-      .def("write_single_coil",
-           [](RecordingClient& self, std::uint16_t address, bool value) {
-             released<void>(self, [&](Client& c) { c.write_single_coil(address, value); });
-           },
-           py::arg("address"), py::arg("value"))
-      .def("write_single_register",
-           [](RecordingClient& self, std::uint16_t address, std::uint16_t value) {
-             released<void>(self, [&](Client& c) { c.write_single_register(address, value); });
-           },
-           py::arg("address"), py::arg("value"))
-      .def("write_multiple_coils",
-           [](RecordingClient& self, std::uint16_t address, const std::vector<bool>& values) {
-             released<void>(self, [&](Client& c) { c.write_multiple_coils(address, values); });
-           },
-           py::arg("address"), py::arg("values"))
-      .def("write_multiple_registers",
-           [](RecordingClient& self, std::uint16_t address, const std::vector<std::uint16_t>& values) {
-             released<void>(self, [&](Client& c) { c.write_multiple_registers(address, values); });
-           },
-           py::arg("address"), py::arg("values"))
+      .def(
+          "read_coils",
+          [](RecordingClient& self, std::uint16_t address, std::uint16_t count) {
+            return released<std::vector<bool>>(
+                self, [&](Client& c) { return c.read_coils(address, count); });
+          },
+          py::arg("address"), py::arg("count"))
+      .def(
+          "read_discrete_inputs",
+          [](RecordingClient& self, std::uint16_t address, std::uint16_t count) {
+            return released<std::vector<bool>>(
+                self, [&](Client& c) { return c.read_discrete_inputs(address, count); });
+          },
+          py::arg("address"), py::arg("count"))
+      .def(
+          "read_holding_registers",
+          [](RecordingClient& self, std::uint16_t address, std::uint16_t count) {
+            return released<std::vector<std::uint16_t>>(
+                self, [&](Client& c) { return c.read_holding_registers(address, count); });
+          },
+          py::arg("address"), py::arg("count"))
+      .def(
+          "read_input_registers",
+          [](RecordingClient& self, std::uint16_t address, std::uint16_t count) {
+            return released<std::vector<std::uint16_t>>(
+                self, [&](Client& c) { return c.read_input_registers(address, count); });
+          },
+          py::arg("address"), py::arg("count"))
+      .def(
+          "write_single_coil",
+          [](RecordingClient& self, std::uint16_t address, bool value) {
+            released<void>(self, [&](Client& c) { c.write_single_coil(address, value); });
+          },
+          py::arg("address"), py::arg("value"))
+      .def(
+          "write_single_register",
+          [](RecordingClient& self, std::uint16_t address, std::uint16_t value) {
+            released<void>(self, [&](Client& c) { c.write_single_register(address, value); });
+          },
+          py::arg("address"), py::arg("value"))
+      .def(
+          "write_multiple_coils",
+          [](RecordingClient& self, std::uint16_t address, const std::vector<bool>& values) {
+            released<void>(self, [&](Client& c) { c.write_multiple_coils(address, values); });
+          },
+          py::arg("address"), py::arg("values"))
+      .def(
+          "write_multiple_registers",
+          [](RecordingClient& self, std::uint16_t address,
+             const std::vector<std::uint16_t>& values) {
+            released<void>(self, [&](Client& c) { c.write_multiple_registers(address, values); });
+          },
+          py::arg("address"), py::arg("values"))
       .def(
           "read_device_identification",
           [](RecordingClient& self, const std::string& category) {
@@ -165,8 +180,8 @@ void bind_modbus(py::module_& m) {
             py::dict objects;
             for (const auto& [id, value] : identity.objects) {
               // Device strings are untrusted: decode leniently, never fail on bad UTF-8.
-              objects[py::int_(id)] = py::reinterpret_steal<py::str>(
-                  PyUnicode_DecodeUTF8(value.data(), static_cast<Py_ssize_t>(value.size()), "replace"));
+              objects[py::int_(id)] = py::reinterpret_steal<py::str>(PyUnicode_DecodeUTF8(
+                  value.data(), static_cast<Py_ssize_t>(value.size()), "replace"));
             }
             py::dict out;
             out["conformity_level"] = identity.conformity_level;
@@ -189,7 +204,8 @@ void bind_modbus(py::module_& m) {
           "take_exchanges",
           [](RecordingClient& self) {
             py::list out;
-            for (const Exchange& exchange : self.exchanges.drain()) out.append(exchange_to_dict(exchange));
+            for (const Exchange& exchange : self.exchanges.drain())
+              out.append(exchange_to_dict(exchange));
             return out;
           },
           "Every transaction since the last call, oldest first, as dicts.");

@@ -26,15 +26,16 @@ Enum parse_choice(const std::string& value, const char* what,
   for (const auto& [name, choice] : choices)
     if (value == name) return choice;
   std::string allowed;
-  for (const auto& [name, choice] : choices) allowed += std::string(allowed.empty() ? "" : ", ") + name;
+  for (const auto& [name, choice] : choices)
+    allowed += std::string(allowed.empty() ? "" : ", ") + name;
   throw ConfigError({"", what, std::nullopt}, "'" + value + "' is not one of: " + allowed);
 }
 
 }  // namespace
 
 void bind_transport(py::module_& m) {
-  py::class_<Transport, std::shared_ptr<Transport>>(m, "Transport",
-                                                    "A byte stream to one device with deadline-bound I/O.")
+  py::class_<Transport, std::shared_ptr<Transport>>(
+      m, "Transport", "A byte stream to one device with deadline-bound I/O.")
       .def_property_readonly("name", &Transport::name)
       .def(
           "write",
@@ -91,11 +92,13 @@ void bind_transport(py::module_& m) {
             return py::make_tuple(to_bytes(drained.bytes), drained.quiet);
           },
           py::arg("quiet"), py::arg("timeout") = 1.0,
-          "Drops input until the line was quiet for `quiet` s; returns (dropped bytes, went quiet).")
-      .def("discard_input", [](Transport& t) {
-        py::gil_scoped_release release;
-        t.discard_input();
-      })
+          "Drops input until the line was quiet for `quiet` s; returns (dropped bytes, went "
+          "quiet).")
+      .def("discard_input",
+           [](Transport& t) {
+             py::gil_scoped_release release;
+             t.discard_input();
+           })
       .def(
           "start_capture",
           [](Transport& t) {
@@ -134,12 +137,11 @@ void bind_transport(py::module_& m) {
                                                      {"mark", Parity::mark},
                                                      {"space", Parity::space}});
              settings.stop_bits = stop_bits;
-             settings.flow_control = parse_choice<FlowControl>(
-                 flow_control, "flow_control",
-                 {{"none", FlowControl::none},
-                  {"xon_xoff", FlowControl::xon_xoff},
-                  {"rts_cts", FlowControl::rts_cts},
-                  {"dtr_dsr", FlowControl::dtr_dsr}});
+             settings.flow_control = parse_choice<FlowControl>(flow_control, "flow_control",
+                                                               {{"none", FlowControl::none},
+                                                                {"xon_xoff", FlowControl::xon_xoff},
+                                                                {"rts_cts", FlowControl::rts_cts},
+                                                                {"dtr_dsr", FlowControl::dtr_dsr}});
              py::gil_scoped_release release;
              return std::make_shared<SerialTransport>(std::move(settings));
            }),
@@ -147,10 +149,12 @@ void bind_transport(py::module_& m) {
            py::arg("parity") = "none", py::arg("stop_bits") = 1, py::arg("flow_control") = "none")
       .def_property_readonly("port", [](const SerialTransport& t) { return t.settings().port; })
       .def_property_readonly("baud", [](const SerialTransport& t) { return t.settings().baud; })
-      .def_property_readonly("character_time",
-                             [](const SerialTransport& t) { return ns_to_seconds(t.character_time()); })
-      .def_property_readonly("frame_silence",
-                             [](const SerialTransport& t) { return ns_to_seconds(t.frame_silence()); })
+      .def_property_readonly(
+          "character_time",
+          [](const SerialTransport& t) { return ns_to_seconds(t.character_time()); })
+      .def_property_readonly(
+          "frame_silence",
+          [](const SerialTransport& t) { return ns_to_seconds(t.frame_silence()); })
       .def("modem_lines",
            [](SerialTransport& t) {
              ModemLines lines;
@@ -167,17 +171,18 @@ void bind_transport(py::module_& m) {
              out["ri"] = lines.ri;
              return out;
            })
-      .def("set_dtr", [](SerialTransport& t, bool asserted) {
-        py::gil_scoped_release release;
-        t.set_dtr(asserted);
-      })
+      .def("set_dtr",
+           [](SerialTransport& t, bool asserted) {
+             py::gil_scoped_release release;
+             t.set_dtr(asserted);
+           })
       .def("set_rts", [](SerialTransport& t, bool asserted) {
         py::gil_scoped_release release;
         t.set_rts(asserted);
       });
 
-  py::class_<TcpTransport, Transport, std::shared_ptr<TcpTransport>>(m, "TcpTransport",
-                                                                     "A TCP connection (real socket).")
+  py::class_<TcpTransport, Transport, std::shared_ptr<TcpTransport>>(
+      m, "TcpTransport", "A TCP connection (real socket).")
       .def(py::init([](const std::string& host, std::uint16_t port, double connect_timeout,
                        bool no_delay) {
              TcpSettings settings;

@@ -12,7 +12,8 @@ namespace hilbench::python {
 
 inline Nanoseconds seconds_to_ns(double seconds, const char* what) {
   if (!std::isfinite(seconds) || seconds < 0.0) {
-    throw std::invalid_argument(std::string(what) + " must be a finite number of seconds >= 0, got " +
+    throw std::invalid_argument(std::string(what) +
+                                " must be a finite number of seconds >= 0, got " +
                                 std::to_string(seconds));
   }
   return std::chrono::duration_cast<Nanoseconds>(std::chrono::duration<double>(seconds));

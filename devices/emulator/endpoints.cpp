@@ -1,9 +1,9 @@
 #include "endpoints.hpp"
 
+#include <fmt/format.h>
+
 #include <cerrno>
 #include <system_error>
-
-#include <fmt/format.h>
 
 namespace hilbench::emu {
 
@@ -64,7 +64,8 @@ class TcpEndpoint::Session : public std::enable_shared_from_this<Session> {
     if (closed_) return;
     if (error) {
       // A client hanging up is the normal end of a session, not worth a log line.
-      close(error == asio::error::eof || error == asio::error::connection_reset ? "" : error.message());
+      close(error == asio::error::eof || error == asio::error::connection_reset ? ""
+                                                                                : error.message());
       return;
     }
     decoder_.append(std::span<const std::uint8_t>(read_buffer_.data(), count));
@@ -140,7 +141,11 @@ class TcpEndpoint::Session : public std::enable_shared_from_this<Session> {
 
 TcpEndpoint::TcpEndpoint(asio::io_context& io, ModbusServer& server,
                          const asio::ip::tcp::endpoint& listen_on, LogSink log, TcpOptions options)
-    : acceptor_(io), accept_retry_timer_(io), server_(server), log_(std::move(log)), options_(options) {
+    : acceptor_(io),
+      accept_retry_timer_(io),
+      server_(server),
+      log_(std::move(log)),
+      options_(options) {
   acceptor_.open(listen_on.protocol());
   acceptor_.set_option(asio::ip::tcp::acceptor::reuse_address(true));
   acceptor_.bind(listen_on);
@@ -163,7 +168,7 @@ void TcpEndpoint::close() {
 
 void TcpEndpoint::accept_next() {
   acceptor_.async_accept([this, alive = std::weak_ptr<int>(alive_)](std::error_code error,
-                                                                     asio::ip::tcp::socket socket) {
+                                                                    asio::ip::tcp::socket socket) {
     if (alive.expired() || !acceptor_.is_open()) return;
     if (error) {
       // E.g. out of file descriptors: back off instead of spinning on the same error.
@@ -195,8 +200,8 @@ RtuEndpoint::RtuEndpoint(asio::io_context& io, ModbusServer& server, int device_
       server_(server),
       log_(std::move(log)),
       timing_(rtu_timing(serial)) {
-  bytes_per_group_ = static_cast<std::size_t>(
-      std::max<std::int64_t>(1, std::chrono::nanoseconds{pacing_granularity} / timing_.character_time));
+  bytes_per_group_ = static_cast<std::size_t>(std::max<std::int64_t>(
+      1, std::chrono::nanoseconds{pacing_granularity} / timing_.character_time));
   read_next();
 }
 
@@ -216,30 +221,34 @@ void RtuEndpoint::close() {
 }
 
 void RtuEndpoint::read_next() {
-  port_.async_read_some(
-      asio::buffer(read_buffer_),
-      [this, alive = std::weak_ptr<int>(alive_)](std::error_code error, std::size_t count) {
-        if (alive.expired() || closed_ || error == asio::error::operation_aborted) return;
-        if (error) {
-          if (!is_hangup(error)) log_(fmt::format("serial read failed: {}", error.message()));
-          else if (!hangup_logged_) log_("serial port closed by the client; waiting for it to reopen");
-          hangup_logged_ = true;
-          frame_.clear();  // a frame cut by a hang-up is lost, as on a real line
-          retry_timer_.expires_after(hangup_retry_interval);
-          retry_timer_.async_wait([this, alive](std::error_code timer_error) {
-            if (!timer_error && !alive.expired() && !closed_) read_next();
-          });
-          return;
-        }
-        hangup_logged_ = false;
-        on_bytes(count);
-        read_next();
+  port_.async_read_some(asio::buffer(read_buffer_), [this, alive = std::weak_ptr<int>(alive_)](
+                                                        std::error_code error, std::size_t count) {
+    if (alive.expired() || closed_ || error == asio::error::operation_aborted) return;
+    if (error) {
+      if (!is_hangup(error))
+        log_(fmt::format("serial read failed: {}", error.message()));
+      else if (!hangup_logged_)
+        log_("serial port closed by the client; waiting for it to reopen");
+      hangup_logged_ = true;
+      frame_.clear();  // a frame cut by a hang-up is lost, as on a real line
+      retry_timer_.expires_after(hangup_retry_interval);
+      retry_timer_.async_wait([this, alive](std::error_code timer_error) {
+        if (!timer_error && !alive.expired() && !closed_) read_next();
       });
+      return;
+    }
+    hangup_logged_ = false;
+    on_bytes(count);
+    read_next();
+  });
 }
 
 void RtuEndpoint::on_bytes(std::size_t count) {
-  if (frame_.size() + count > max_rtu_frame) frame_overflow_ = true;
-  else frame_.insert(frame_.end(), read_buffer_.begin(), read_buffer_.begin() + static_cast<std::ptrdiff_t>(count));
+  if (frame_.size() + count > max_rtu_frame)
+    frame_overflow_ = true;
+  else
+    frame_.insert(frame_.end(), read_buffer_.begin(),
+                  read_buffer_.begin() + static_cast<std::ptrdiff_t>(count));
   // A pty delivers a request at once, but on a serial line its bytes follow each other at
   // the character time. Model when the line becomes free: byte k of a burst finishes one
   // character after byte k-1 (a master pacing its own bytes gets no extra delay). The
@@ -288,30 +297,34 @@ void RtuEndpoint::send_next_group() {
   const Bytes& reply = replies_.front();
   const std::size_t group_end = std::min(reply.size(), reply_bytes_sent_ + bytes_per_group_);
   // Release the group when its last byte would have finished arriving on a real line.
-  pacing_timer_.expires_at(reply_started_ + timing_.character_time * static_cast<std::int64_t>(group_end));
-  pacing_timer_.async_wait([this, alive = std::weak_ptr<int>(alive_), group_end](std::error_code error) {
-    if (error || alive.expired() || closed_) return;
-    const Bytes& reply = replies_.front();
-    asio::async_write(
-        port_, asio::buffer(reply.data() + reply_bytes_sent_, group_end - reply_bytes_sent_),
-        [this, alive, group_end](std::error_code write_error, std::size_t) {
-          if (alive.expired() || closed_ || write_error == asio::error::operation_aborted) return;
-          if (write_error) {
-            // Nobody holds the port open: the reply has nowhere to go, like on a cut line.
-            if (!is_hangup(write_error)) log_(fmt::format("serial write failed: {}", write_error.message()));
-            replies_.clear();
-            sending_ = false;
-            return;
-          }
-          reply_bytes_sent_ = group_end;
-          if (reply_bytes_sent_ < replies_.front().size()) {
-            send_next_group();
-            return;
-          }
-          replies_.pop_front();
-          start_next_reply();
-        });
-  });
+  pacing_timer_.expires_at(reply_started_ +
+                           timing_.character_time * static_cast<std::int64_t>(group_end));
+  pacing_timer_.async_wait(
+      [this, alive = std::weak_ptr<int>(alive_), group_end](std::error_code error) {
+        if (error || alive.expired() || closed_) return;
+        const Bytes& reply = replies_.front();
+        asio::async_write(
+            port_, asio::buffer(reply.data() + reply_bytes_sent_, group_end - reply_bytes_sent_),
+            [this, alive, group_end](std::error_code write_error, std::size_t) {
+              if (alive.expired() || closed_ || write_error == asio::error::operation_aborted)
+                return;
+              if (write_error) {
+                // Nobody holds the port open: the reply has nowhere to go, like on a cut line.
+                if (!is_hangup(write_error))
+                  log_(fmt::format("serial write failed: {}", write_error.message()));
+                replies_.clear();
+                sending_ = false;
+                return;
+              }
+              reply_bytes_sent_ = group_end;
+              if (reply_bytes_sent_ < replies_.front().size()) {
+                send_next_group();
+                return;
+              }
+              replies_.pop_front();
+              start_next_reply();
+            });
+      });
 }
 
 }  // namespace hilbench::emu

@@ -15,9 +15,8 @@
 //   would make it flaky on a pty), and half-duplex collisions (bytes arriving while a reply
 //   is being sent are still received and framed). While nobody holds the tty side open
 //   (EIO on the master) the endpoint retries every 10 ms; a partial frame is dropped.
-#include <asio.hpp>
-
 #include <array>
+#include <asio.hpp>
 #include <chrono>
 #include <cstddef>
 #include <deque>
@@ -63,7 +62,7 @@ class TcpEndpoint {
   ModbusServer& server_;
   LogSink log_;
   TcpOptions options_;
-  std::vector<std::weak_ptr<Session>> sessions_;  // to disconnect them on close()
+  std::vector<std::weak_ptr<Session>> sessions_;           // to disconnect them on close()
   std::shared_ptr<int> alive_ = std::make_shared<int>(0);  // handlers check it still exists
 };
 
@@ -71,8 +70,8 @@ class RtuEndpoint {
  public:
   /// Serves RTU on `device_fd`, which stays owned by the caller and must outlive close()
   /// (or the endpoint). It is switched to non-blocking mode.
-  RtuEndpoint(asio::io_context& io, ModbusServer& server, int device_fd, const SerialSettings& serial,
-              LogSink log);
+  RtuEndpoint(asio::io_context& io, ModbusServer& server, int device_fd,
+              const SerialSettings& serial, LogSink log);
   ~RtuEndpoint();
   RtuEndpoint(const RtuEndpoint&) = delete;
   RtuEndpoint& operator=(const RtuEndpoint&) = delete;

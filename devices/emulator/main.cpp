@@ -28,23 +28,22 @@
 // - Exit status 2: bad command line or profile (message on stderr names file and key);
 //   status 1: an endpoint could not be set up.
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <array>
+#include <asio.hpp>
 #include <cstdio>
 #include <functional>
 #include <iostream>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <CLI/CLI.hpp>
-#include <asio.hpp>
-#include <fmt/format.h>
-#include <nlohmann/json.hpp>
 
 #include "endpoints.hpp"
 #include "modbus_server.hpp"
@@ -91,7 +90,8 @@ class StdinWatch {
     // stop us with SIGTTIN), /dev/null (what scripts give background jobs) or a file is not.
     struct stat info {};
     if (::fstat(STDIN_FILENO, &info) != 0 || !(S_ISFIFO(info.st_mode) || S_ISSOCK(info.st_mode))) {
-      if (!::isatty(STDIN_FILENO)) log("stdin is not a pipe; not watching it for EOF (stop with SIGTERM)");
+      if (!::isatty(STDIN_FILENO))
+        log("stdin is not a pipe; not watching it for EOF (stop with SIGTERM)");
       return;
     }
     const int copy = ::fcntl(STDIN_FILENO, F_DUPFD_CLOEXEC, 0);
@@ -124,14 +124,16 @@ class StdinWatch {
 
 std::string describe_defects() {
   std::string names;
-  for (Defect defect : all_defects) names += fmt::format("{}{}", names.empty() ? "" : ", ", to_string(defect));
+  for (Defect defect : all_defects)
+    names += fmt::format("{}{}", names.empty() ? "" : ", ", to_string(defect));
   return names;
 }
 
 int run(const Options& options, DeviceProfile profile, Logger& log) {
   const bool serve_tcp = !options.no_tcp;
   const bool serve_serial = !options.no_serial && profile.serial.has_value();
-  if (!options.no_serial && !profile.serial) log("the profile has no [serial] table; serving no RTU port");
+  if (!options.no_serial && !profile.serial)
+    log("the profile has no [serial] table; serving no RTU port");
 
   // Order matters for shutdown: members declared later are destroyed first, so the
   // endpoints go before the io_context and the server outlives both.
@@ -200,7 +202,8 @@ int run(const Options& options, DeviceProfile profile, Logger& log) {
   }
   ready["defects"] = active.defects.names();
 
-  StdinWatch stdin_watch(io, [&] { shut_down("stdin closed"); }, log);
+  StdinWatch stdin_watch(
+      io, [&] { shut_down("stdin closed"); }, log);
 
   const std::string line = ready.dump() + "\n";
   if (std::fputs(line.c_str(), stdout) < 0 || std::fflush(stdout) != 0) {
@@ -239,9 +242,9 @@ int main(int argc, char** argv) {
                        ->capture_default_str();
   auto* no_tcp = app.add_flag("--no-tcp", options.no_tcp, "serve no Modbus TCP");
   no_tcp->excludes(tcp_port);
-  auto* serial = app.add_option("--serial", options.serial_name,
-                                "tty name of the umockdev-presented RTU port")
-                     ->capture_default_str();
+  auto* serial =
+      app.add_option("--serial", options.serial_name, "tty name of the umockdev-presented RTU port")
+          ->capture_default_str();
   auto* no_serial = app.add_flag("--no-serial", options.no_serial, "serve no Modbus RTU");
   auto* serial_fd = app.add_option("--serial-fd", options.serial_fd,
                                    "serve RTU on this inherited fd (e.g. a pty master) instead of "
@@ -252,8 +255,7 @@ int main(int argc, char** argv) {
   app.add_option("--defect", options.defects,
                  fmt::format("switch a defect knob on (repeatable): {}", describe_defects()))
       ->type_name("NAME");
-  app.add_flag("--dump-profile", options.dump_profile,
-               "print the parsed profile as JSON and exit");
+  app.add_flag("--dump-profile", options.dump_profile, "print the parsed profile as JSON and exit");
 
   try {
     app.parse(argc, argv);
@@ -267,16 +269,18 @@ int main(int argc, char** argv) {
   try {
     profile = load_profile(options.profile_path);
   } catch (const ProfileError& error) {
-    std::fputs(fmt::format("hilbench-emulator: invalid profile: {}\n", error.what()).c_str(), stderr);
+    std::fputs(fmt::format("hilbench-emulator: invalid profile: {}\n", error.what()).c_str(),
+               stderr);
     return exit_usage;
   }
   for (const std::string& name : options.defects) {
     const auto defect = defect_from_name(name);
     if (!defect) {
-      std::fputs(fmt::format("hilbench-emulator: --defect: unknown defect \"{}\"; expected one of: {}\n",
-                             name, describe_defects())
-                     .c_str(),
-                 stderr);
+      std::fputs(
+          fmt::format("hilbench-emulator: --defect: unknown defect \"{}\"; expected one of: {}\n",
+                      name, describe_defects())
+              .c_str(),
+          stderr);
       return exit_usage;
     }
     profile.defects.set(*defect);

@@ -1,11 +1,11 @@
 #include "modbus_server.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <array>
 #include <bit>
 #include <cctype>
-
-#include <fmt/format.h>
 
 namespace hilbench::emu {
 
@@ -84,8 +84,8 @@ std::uint16_t crc16_modbus(std::span<const std::uint8_t> bytes) noexcept {
 
 RtuTiming rtu_timing(const SerialSettings& serial) noexcept {
   using std::chrono::nanoseconds;
-  const auto character = nanoseconds{std::int64_t{1'000'000'000} * serial.bits_per_character() /
-                                     serial.baud};
+  const auto character =
+      nanoseconds{std::int64_t{1'000'000'000} * serial.bits_per_character() / serial.baud};
   if (serial.baud > 19200)
     return {character, std::chrono::microseconds{1750}, std::chrono::microseconds{750}};
   return {character, character * 7 / 2, character * 3 / 2};
@@ -105,11 +105,13 @@ void MbapStreamDecoder::append(std::span<const std::uint8_t> bytes) {
 MbapStreamDecoder::Result MbapStreamDecoder::next() {
   const std::span<const std::uint8_t> pending{buffer_.data() + consumed_, buffered()};
   if (pending.size() >= 4 && be16(pending, 2) != 0)
-    return {Status::malformed, {}, fmt::format("MBAP protocol id {} (expected 0)", be16(pending, 2))};
+    return {
+        Status::malformed, {}, fmt::format("MBAP protocol id {} (expected 0)", be16(pending, 2))};
   if (pending.size() >= 6) {
     const std::uint16_t length = be16(pending, 4);
     if (length < 2 || length > mbap_max_length)
-      return {Status::malformed, {},
+      return {Status::malformed,
+              {},
               fmt::format("MBAP length {} (expected 2..{})", length, mbap_max_length)};
     const std::size_t frame_size = 6u + length;
     if (pending.size() >= frame_size) {
@@ -131,7 +133,8 @@ ModbusServer::ModbusServer(DeviceProfile profile) : profile_(std::move(profile))
       map.emplace(static_cast<std::uint16_t>(spec.address + word),
                   RegisterCell{index, word, spec.initial_words[word]});
   }
-  for (const BitSpec& bit : profile_.coils) coils_.emplace(bit.address, BitCell{bit.value, bit.writable});
+  for (const BitSpec& bit : profile_.coils)
+    coils_.emplace(bit.address, BitCell{bit.value, bit.writable});
   for (const BitSpec& bit : profile_.discrete_inputs)
     discrete_inputs_.emplace(bit.address, BitCell{bit.value, false});
 }
@@ -139,17 +142,26 @@ ModbusServer::ModbusServer(DeviceProfile profile) : profile_(std::move(profile))
 std::optional<Bytes> ModbusServer::handle_pdu(std::span<const std::uint8_t> pdu, Interface via) {
   if (pdu.empty()) return std::nullopt;
   switch (pdu[0]) {
-    case function_code::read_coils: return read_bits(pdu, coils_, profile_.limits.max_read_bits);
+    case function_code::read_coils:
+      return read_bits(pdu, coils_, profile_.limits.max_read_bits);
     case function_code::read_discrete_inputs:
       return read_bits(pdu, discrete_inputs_, profile_.limits.max_read_bits);
-    case function_code::read_holding_registers: return read_registers(pdu, RegisterTable::holding, via);
-    case function_code::read_input_registers: return read_registers(pdu, RegisterTable::input, via);
-    case function_code::write_single_coil: return write_single_coil(pdu);
-    case function_code::write_single_register: return write_single_register(pdu);
-    case function_code::write_multiple_coils: return write_multiple_coils(pdu);
-    case function_code::write_multiple_registers: return write_multiple_registers(pdu);
-    case function_code::encapsulated_interface: return read_device_identification(pdu);
-    default: return unsupported(pdu[0]);
+    case function_code::read_holding_registers:
+      return read_registers(pdu, RegisterTable::holding, via);
+    case function_code::read_input_registers:
+      return read_registers(pdu, RegisterTable::input, via);
+    case function_code::write_single_coil:
+      return write_single_coil(pdu);
+    case function_code::write_single_register:
+      return write_single_register(pdu);
+    case function_code::write_multiple_coils:
+      return write_multiple_coils(pdu);
+    case function_code::write_multiple_registers:
+      return write_multiple_registers(pdu);
+    case function_code::encapsulated_interface:
+      return read_device_identification(pdu);
+    default:
+      return unsupported(pdu[0]);
   }
 }
 
@@ -173,7 +185,8 @@ std::optional<Bytes> ModbusServer::read_bits(std::span<const std::uint8_t> pdu, 
     lenient = true;
   }
   if (!lenient) {
-    if (first + quantity > 0x10000) return exception_pdu(function, exception_code::illegal_data_address);
+    if (first + quantity > 0x10000)
+      return exception_pdu(function, exception_code::illegal_data_address);
     for (unsigned address = first; address < first + quantity; ++address)
       if (!bits.contains(static_cast<std::uint16_t>(address)))
         return exception_pdu(function, exception_code::illegal_data_address);
@@ -187,12 +200,14 @@ std::optional<Bytes> ModbusServer::read_bits(std::span<const std::uint8_t> pdu, 
     if (address > 0xFFFF) break;  // past the address space reads as 0 (lenient only)
     auto found = bits.find(static_cast<std::uint16_t>(address));
     if (found != bits.end() && found->second.value)
-      reply[2 + offset / 8] = static_cast<std::uint8_t>(reply[2 + offset / 8] | (1u << (offset % 8)));
+      reply[2 + offset / 8] =
+          static_cast<std::uint8_t>(reply[2 + offset / 8] | (1u << (offset % 8)));
   }
   return reply;
 }
 
-bool ModbusServer::whole_registers(const RegisterMap& map, unsigned first, unsigned quantity) const {
+bool ModbusServer::whole_registers(const RegisterMap& map, unsigned first,
+                                   unsigned quantity) const {
   if (quantity == 0 || first + quantity > 0x10000) return false;
   auto cell = map.find(static_cast<std::uint16_t>(first));
   if (cell == map.end() || cell->second.word_index != 0) return false;
@@ -224,7 +239,8 @@ std::optional<Bytes> ModbusServer::read_registers(std::span<const std::uint8_t> 
   const RegisterMap& map = registers_of(table);
 
   bool lenient = defect(Defect::illegal_address_returns_data);
-  if (quantity < 1 || quantity > std::min(spec_max_read_registers, profile_.limits.max_read_registers)) {
+  if (quantity < 1 ||
+      quantity > std::min(spec_max_read_registers, profile_.limits.max_read_registers)) {
     if (!defect(Defect::illegal_value_accepted))
       return exception_pdu(function, exception_code::illegal_data_value);
     quantity = std::min(quantity, byte_count_max_registers);
@@ -233,13 +249,14 @@ std::optional<Bytes> ModbusServer::read_registers(std::span<const std::uint8_t> 
   if (!lenient && !whole_registers(map, first, quantity))
     return exception_pdu(function, exception_code::illegal_data_address);
 
-  const bool skewed = table == RegisterTable::input && via == Interface::tcp &&
-                      defect(Defect::tcp_register_skew);
+  const bool skewed =
+      table == RegisterTable::input && via == Interface::tcp && defect(Defect::tcp_register_skew);
   Bytes reply{function, static_cast<std::uint8_t>(quantity * 2)};
   reply.reserve(2 + quantity * 2);
   for (unsigned offset = 0; offset < quantity; ++offset) {
     const unsigned address = first + offset;
-    put_be16(reply, address > 0xFFFF ? 0 : served_word(map, static_cast<std::uint16_t>(address), skewed));
+    put_be16(reply,
+             address > 0xFFFF ? 0 : served_word(map, static_cast<std::uint16_t>(address), skewed));
   }
   return reply;
 }
@@ -370,14 +387,16 @@ std::optional<Bytes> ModbusServer::read_device_identification(std::span<const st
   if (pdu.size() != 4) return exception_pdu(function, exception_code::illegal_data_value);
   const std::uint8_t read_code = pdu[2];
   const std::uint8_t requested_object = pdu[3];
-  if (read_code < 1 || read_code > 4) return exception_pdu(function, exception_code::illegal_data_value);
+  if (read_code < 1 || read_code > 4)
+    return exception_pdu(function, exception_code::illegal_data_value);
 
   const auto objects = identification_objects();
   std::vector<std::pair<std::uint8_t, std::string>> selected;
   if (read_code == 4) {  // individual access: exactly the object asked for
     auto found = std::find_if(objects.begin(), objects.end(),
                               [&](const auto& object) { return object.first == requested_object; });
-    if (found == objects.end()) return exception_pdu(function, exception_code::illegal_data_address);
+    if (found == objects.end())
+      return exception_pdu(function, exception_code::illegal_data_address);
     selected.push_back(*found);
   } else {  // stream access over a category: basic 0x00-0x02, regular -0x7F, extended -0xFF
     const unsigned last_id = read_code == 1 ? 0x02u : read_code == 2 ? 0x7Fu : 0xFFu;
@@ -389,8 +408,12 @@ std::optional<Bytes> ModbusServer::read_device_identification(std::span<const st
     if (start != selected.end()) selected.erase(selected.begin(), start);
   }
 
-  Bytes reply{function, function_code::mei_read_device_identification, read_code,
-              device_id_conformity_level, 0x00 /* more follows */, 0x00 /* next object */,
+  Bytes reply{function,
+              function_code::mei_read_device_identification,
+              read_code,
+              device_id_conformity_level,
+              0x00 /* more follows */,
+              0x00 /* next object */,
               0x00 /* number of objects */};
   std::uint8_t count = 0;
   for (const auto& [id, value] : selected) {

@@ -1,5 +1,8 @@
 #include "profile.hpp"
 
+#include <fmt/format.h>
+#include <toml++/toml.h>
+
 #include <bit>
 #include <cfloat>
 #include <cmath>
@@ -9,9 +12,6 @@
 #include <set>
 #include <sstream>
 #include <utility>
-
-#include <fmt/format.h>
-#include <toml++/toml.h>
 
 namespace hilbench::emu {
 
@@ -29,16 +29,26 @@ constexpr std::size_t max_identity_length = 253 - 7 - 2;
 
 std::string_view describe_type(toml::node_type type) {
   switch (type) {
-    case toml::node_type::string: return "string";
-    case toml::node_type::integer: return "integer";
-    case toml::node_type::floating_point: return "float";
-    case toml::node_type::boolean: return "boolean";
-    case toml::node_type::table: return "table";
-    case toml::node_type::array: return "array";
-    case toml::node_type::date: return "date";
-    case toml::node_type::time: return "time";
-    case toml::node_type::date_time: return "date-time";
-    case toml::node_type::none: break;
+    case toml::node_type::string:
+      return "string";
+    case toml::node_type::integer:
+      return "integer";
+    case toml::node_type::floating_point:
+      return "float";
+    case toml::node_type::boolean:
+      return "boolean";
+    case toml::node_type::table:
+      return "table";
+    case toml::node_type::array:
+      return "array";
+    case toml::node_type::date:
+      return "date";
+    case toml::node_type::time:
+      return "time";
+    case toml::node_type::date_time:
+      return "date-time";
+    case toml::node_type::none:
+      break;
   }
   return "nothing";
 }
@@ -111,9 +121,7 @@ class TableReader {
   }
 
   // Numbers where TOML writers may reasonably write either 50 or 50.0.
-  double required_number(std::string_view key) {
-    return as_number(key, require(key, "a number"));
-  }
+  double required_number(std::string_view key) { return as_number(key, require(key, "a number")); }
   double optional_number(std::string_view key, double fallback) {
     const toml::node* node = find(key);
     return node ? as_number(key, *node) : fallback;
@@ -199,7 +207,8 @@ class TableReader {
                           std::int64_t max) const {
     auto number = node.value_exact<std::int64_t>();
     if (!number || *number < min || *number > max)
-      fail(key, &node, fmt::format("expected {}, got {}", range_text(min, max), describe_node(node)));
+      fail(key, &node,
+           fmt::format("expected {}, got {}", range_text(min, max), describe_node(node)));
     return *number;
   }
 
@@ -257,11 +266,22 @@ std::vector<std::uint16_t> encode_initial_value(ValueType type, double value, do
   std::int64_t min = 0;
   std::int64_t max = 0;
   switch (type) {
-    case ValueType::u16: max = 0xFFFF; break;
-    case ValueType::i16: min = -0x8000; max = 0x7FFF; break;
-    case ValueType::u32: max = 0xFFFFFFFF; break;
-    case ValueType::i32: min = -0x80000000LL; max = 0x7FFFFFFF; break;
-    case ValueType::f32: break;
+    case ValueType::u16:
+      max = 0xFFFF;
+      break;
+    case ValueType::i16:
+      min = -0x8000;
+      max = 0x7FFF;
+      break;
+    case ValueType::u32:
+      max = 0xFFFFFFFF;
+      break;
+    case ValueType::i32:
+      min = -0x80000000LL;
+      max = 0x7FFFFFFF;
+      break;
+    case ValueType::f32:
+      break;
   }
   // Compare before rounding so huge values never reach llround (undefined result).
   if (!(scaled >= static_cast<double>(min) - 0.5 && scaled < static_cast<double>(max) + 0.5)) {
@@ -333,7 +353,8 @@ DeviceProfile parse_document(const toml::table& document, const std::string& fil
     TableReader reader(file, *table, "device");
     profile.kind = reader.required_string("kind");
     profile.name = reader.required_string("name");
-    if (profile.name.empty()) reader.fail("name", table->get("name"), "expected a non-empty string");
+    if (profile.name.empty())
+      reader.fail("name", table->get("name"), "expected a non-empty string");
     profile.description = reader.optional_string("description");
     // 0 is the RTU broadcast address and 248..255 are reserved.
     profile.unit = static_cast<std::uint8_t>(reader.required_integer("unit", 1, 247));
@@ -374,11 +395,13 @@ DeviceProfile parse_document(const toml::table& document, const std::string& fil
   AddressBook addresses;
   std::map<std::string, std::string> name_owners;  // point name -> key of its first use
   auto claim_name = [&](TableReader& reader, const std::string& owner, const std::string& name) {
-    if (name.empty()) reader.fail("name", reader.table().get("name"), "expected a non-empty string");
+    if (name.empty())
+      reader.fail("name", reader.table().get("name"), "expected a non-empty string");
     auto [existing, inserted] = name_owners.emplace(name, owner);
     if (!inserted)
-      reader.fail("name", reader.table().get("name"),
-                  fmt::format("duplicate name \"{}\" (already used by {})", name, existing->second));
+      reader.fail(
+          "name", reader.table().get("name"),
+          fmt::format("duplicate name \"{}\" (already used by {})", name, existing->second));
   };
 
   const auto register_tables_list = top.optional_array_of_tables("registers");
@@ -407,10 +430,13 @@ DeviceProfile parse_document(const toml::table& document, const std::string& fil
 
     const unsigned last = spec.address + word_count(spec.type) - 1u;
     if (last > 0xFFFF)
-      reader.fail("address", register_tables_list[index]->get("address"),
-                  fmt::format("a {} at {} runs past address 65535", to_string(spec.type), spec.address));
-    const std::string described = fmt::format("{} \"{}\" at {}..{}", owner, spec.name, spec.address, last);
-    if (auto other = addresses.claim(std::string{to_string(spec.table)}, spec.address, last, described))
+      reader.fail(
+          "address", register_tables_list[index]->get("address"),
+          fmt::format("a {} at {} runs past address 65535", to_string(spec.type), spec.address));
+    const std::string described =
+        fmt::format("{} \"{}\" at {}..{}", owner, spec.name, spec.address, last);
+    if (auto other =
+            addresses.claim(std::string{to_string(spec.table)}, spec.address, last, described))
       reader.fail("address", register_tables_list[index]->get("address"),
                   fmt::format("{} register \"{}\" at {}..{} overlaps {}", to_string(spec.table),
                               spec.name, spec.address, last, *other));
@@ -451,7 +477,8 @@ DeviceProfile parse_document(const toml::table& document, const std::string& fil
     reader.finish(known);
   }
 
-  top.finish("schema, device, identity, serial, limits, registers, coils, discrete_inputs, defects");
+  top.finish(
+      "schema, device, identity, serial, limits, registers, coils, discrete_inputs, defects");
   return profile;
 }
 
@@ -488,12 +515,18 @@ unsigned SerialSettings::bits_per_character() const noexcept {
 
 std::string_view to_string(Defect defect) noexcept {
   switch (defect) {
-    case Defect::illegal_address_returns_data: return "illegal_address_returns_data";
-    case Defect::illegal_function_silent: return "illegal_function_silent";
-    case Defect::illegal_value_accepted: return "illegal_value_accepted";
-    case Defect::bad_crc_answered: return "bad_crc_answered";
-    case Defect::device_id_wrong_revision: return "device_id_wrong_revision";
-    case Defect::tcp_register_skew: return "tcp_register_skew";
+    case Defect::illegal_address_returns_data:
+      return "illegal_address_returns_data";
+    case Defect::illegal_function_silent:
+      return "illegal_function_silent";
+    case Defect::illegal_value_accepted:
+      return "illegal_value_accepted";
+    case Defect::bad_crc_answered:
+      return "bad_crc_answered";
+    case Defect::device_id_wrong_revision:
+      return "device_id_wrong_revision";
+    case Defect::tcp_register_skew:
+      return "tcp_register_skew";
   }
   return "?";
 }
@@ -567,7 +600,8 @@ nlohmann::ordered_json profile_to_json(const DeviceProfile& profile) {
   for (const RegisterSpec& spec : profile.registers) {
     json raw;
     if (spec.type == ValueType::f32) {
-      const std::uint32_t bits = (std::uint32_t{spec.initial_words[0]} << 16) | spec.initial_words[1];
+      const std::uint32_t bits =
+          (std::uint32_t{spec.initial_words[0]} << 16) | spec.initial_words[1];
       raw = static_cast<double>(std::bit_cast<float>(bits));
     } else {
       raw = std::llround(spec.value * spec.scale);
@@ -595,7 +629,8 @@ nlohmann::ordered_json profile_to_json(const DeviceProfile& profile) {
   out["coils"] = bits_to_json(profile.coils, true);
   out["discrete_inputs"] = bits_to_json(profile.discrete_inputs, false);
   json defects = json::object();
-  for (Defect defect : all_defects) defects[std::string{to_string(defect)}] = profile.defects.has(defect);
+  for (Defect defect : all_defects)
+    defects[std::string{to_string(defect)}] = profile.defects.has(defect);
   out["defects"] = std::move(defects);
   return out;
 }

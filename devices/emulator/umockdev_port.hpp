@@ -29,7 +29,7 @@ struct UsbSerialIdentity {
 };
 
 struct ModemLineState {
-  bool dtr = false, rts = false;  // driven by the harness (host side)
+  bool dtr = false, rts = false;                        // driven by the harness (host side)
   bool cts = true, dsr = true, dcd = true, ri = false;  // driven by the emulated device
 };
 

@@ -63,7 +63,8 @@ BOOST_AUTO_TEST_CASE(tcp_round_trip_then_exit_on_stdin_eof) {
 
   UniqueFd client = connect_tcp(port);
   // FC3, holding registers 0..2 of EM-1: ct_ratio 1, demand_period 15, tariff 1.
-  BOOST_TEST(tcp_transaction(client.get(), 0x1234, Bytes{3, 0, 0, 0, 3}) == (Bytes{3, 6, 0, 1, 0, 15, 0, 1}),
+  BOOST_TEST(tcp_transaction(client.get(), 0x1234, Bytes{3, 0, 0, 0, 3}) ==
+                 (Bytes{3, 6, 0, 1, 0, 15, 0, 1}),
              boost::test_tools::per_element());
   client.reset();
 
@@ -113,8 +114,9 @@ BOOST_AUTO_TEST_CASE(garbage_clients_are_dropped_while_others_continue) {
   send_all(good.get(), pipelined);
   auto replies = read_exact(good.get(), 11 + 10, reply_budget);
   BOOST_REQUIRE(replies.has_value());
-  BOOST_TEST(*replies == (Bytes{0, 10, 0, 0, 0, 5, 1, 3, 2, 0, 1, 0, 11, 0, 0, 0, 4, 0xFF, 1, 1, 1}),
-             boost::test_tools::per_element());
+  BOOST_TEST(
+      *replies == (Bytes{0, 10, 0, 0, 0, 5, 1, 3, 2, 0, 1, 0, 11, 0, 0, 0, 4, 0xFF, 1, 1, 1}),
+      boost::test_tools::per_element());
   BOOST_TEST(tcp_transaction(second.get(), 3, Bytes{0x2B, 0x0E, 4, 0}).size() > 9u);
 
   emulator.send_signal(SIGTERM);
@@ -122,10 +124,11 @@ BOOST_AUTO_TEST_CASE(garbage_clients_are_dropped_while_others_continue) {
 }
 
 BOOST_AUTO_TEST_CASE(defect_flags_are_applied_and_reported) {
-  EmulatorProcess emulator({"--profile", em1_path, "--no-serial", "--defect", "tcp_register_skew", "--defect",
-                            "illegal_function_silent"});
+  EmulatorProcess emulator({"--profile", em1_path, "--no-serial", "--defect", "tcp_register_skew",
+                            "--defect", "illegal_function_silent"});
   const auto ready = emulator.ready();
-  BOOST_TEST(ready["defects"] == nlohmann::json::array({"illegal_function_silent", "tcp_register_skew"}));
+  BOOST_TEST(ready["defects"] ==
+             nlohmann::json::array({"illegal_function_silent", "tcp_register_skew"}));
   UniqueFd client = connect_tcp(ready["tcp"]["port"]);
   BOOST_TEST(tcp_transaction(client.get(), 1, Bytes{4, 0, 0, 0, 1}) == (Bytes{4, 2, 0x08, 0xFE}),
              boost::test_tools::per_element());  // 2301 + 1
@@ -198,8 +201,8 @@ BOOST_AUTO_TEST_CASE(rtu_on_a_pty_frames_by_silence_paces_replies_and_shares_sta
              boost::test_tools::per_element());
 
   const Bytes request = with_crc({1, 3, 0, 0, 0, 10});
-  const Bytes expected = with_crc({1, 3, 20, 0, 1, 0, 15, 0, 1, 0, 7, 0x03, 0xE8, 0x01, 0x35, 0x29, 0x05,
-                                   0xBA, 0xBE, 0, 1, 0, 4});
+  const Bytes expected = with_crc({1,    3,    20,   0,    1,    0,    15,   0, 1, 0, 7, 0x03,
+                                   0xE8, 0x01, 0x35, 0x29, 0x05, 0xBA, 0xBE, 0, 1, 0, 4});
   // Wire time at 520.8 us per character: the 8-byte request written at once still occupies
   // the line for 7 more characters after its first, t3.5 (1.82 ms) of silence ends it, then
   // the reply follows. Reply byte i can never arrive before 7 + t3.5 + (i + 1) characters
@@ -209,16 +212,19 @@ BOOST_AUTO_TEST_CASE(rtu_on_a_pty_frames_by_silence_paces_replies_and_shares_sta
   // out of three tries suffices.
   using std::chrono::nanoseconds;
   const nanoseconds character{520'833};
-  const nanoseconds frame_silence = nanoseconds{1'822'915} + character * static_cast<std::int64_t>(request.size() - 1);
+  const nanoseconds frame_silence =
+      nanoseconds{1'822'915} + character * static_cast<std::int64_t>(request.size() - 1);
   const auto whole_reply = frame_silence + character * static_cast<std::int64_t>(expected.size());
   bool released_over_time = false;
   for (int attempt = 0; attempt < 3 && !released_over_time; ++attempt) {
     const auto started = Clock::now();
-    BOOST_REQUIRE_EQUAL(::write(slave.get(), request.data(), request.size()), static_cast<ssize_t>(request.size()));
+    BOOST_REQUIRE_EQUAL(::write(slave.get(), request.data(), request.size()),
+                        static_cast<ssize_t>(request.size()));
     Bytes reply;
     std::vector<Clock::time_point> arrival;  // when each reply byte was read
     while (reply.size() < expected.size()) {
-      BOOST_REQUIRE_MESSAGE(wait_readable(slave.get(), started + reply_budget), "RTU reply incomplete");
+      BOOST_REQUIRE_MESSAGE(wait_readable(slave.get(), started + reply_budget),
+                            "RTU reply incomplete");
       std::uint8_t chunk[64];
       const ssize_t count = ::read(slave.get(), chunk, sizeof chunk);
       BOOST_REQUIRE(count > 0);
@@ -228,14 +234,17 @@ BOOST_AUTO_TEST_CASE(rtu_on_a_pty_frames_by_silence_paces_replies_and_shares_sta
     BOOST_TEST(reply == expected, boost::test_tools::per_element());
     for (std::size_t index = 0; index < arrival.size(); ++index) {
       const auto earliest = frame_silence + character * static_cast<std::int64_t>(index + 1);
-      BOOST_TEST_CONTEXT("reply byte " << index) { BOOST_TEST((arrival[index] - started >= earliest)); }
+      BOOST_TEST_CONTEXT("reply byte " << index) {
+        BOOST_TEST((arrival[index] - started >= earliest));
+      }
     }
     released_over_time = arrival.front() - started < whole_reply;
-    BOOST_TEST_MESSAGE("RTU FC3x10: first byte after "
-                       << std::chrono::duration_cast<std::chrono::microseconds>(arrival.front() - started).count()
-                       << " us, last after "
-                       << std::chrono::duration_cast<std::chrono::microseconds>(arrival.back() - started).count()
-                       << " us (wire time " << whole_reply.count() / 1000 << " us)");
+    BOOST_TEST_MESSAGE(
+        "RTU FC3x10: first byte after "
+        << std::chrono::duration_cast<std::chrono::microseconds>(arrival.front() - started).count()
+        << " us, last after "
+        << std::chrono::duration_cast<std::chrono::microseconds>(arrival.back() - started).count()
+        << " us (wire time " << whole_reply.count() / 1000 << " us)");
   }
   BOOST_TEST(released_over_time, "the reply came in one burst at the end in every try");
 
@@ -247,15 +256,18 @@ BOOST_AUTO_TEST_CASE(rtu_on_a_pty_frames_by_silence_paces_replies_and_shares_sta
   const Bytes second_frame = with_crc({1, 3, 0, 2, 0, 1});
   merged.insert(merged.end(), second_frame.begin(), second_frame.end());
   for (const Bytes& silent : {corrupted, with_crc({5, 3, 0, 0, 0, 1}), merged}) {
-    BOOST_REQUIRE_EQUAL(::write(slave.get(), silent.data(), silent.size()), static_cast<ssize_t>(silent.size()));
+    BOOST_REQUIRE_EQUAL(::write(slave.get(), silent.data(), silent.size()),
+                        static_cast<ssize_t>(silent.size()));
     BOOST_TEST(!wait_readable(slave.get(), Clock::now() + milliseconds{100}), "unexpected reply");
   }
   const Bytes broadcast = with_crc({0, 6, 0, 4, 0x12, 0x34});
-  BOOST_REQUIRE_EQUAL(::write(slave.get(), broadcast.data(), broadcast.size()), static_cast<ssize_t>(broadcast.size()));
+  BOOST_REQUIRE_EQUAL(::write(slave.get(), broadcast.data(), broadcast.size()),
+                      static_cast<ssize_t>(broadcast.size()));
   BOOST_TEST(!wait_readable(slave.get(), Clock::now() + milliseconds{100}), "broadcast answered");
   // The broadcast write shows over TCP (polled: the RTU side acts after its t3.5 timer).
   Bytes holding_4;
-  for (std::uint16_t transaction = 2; transaction < 200 && holding_4 != Bytes{3, 2, 0x12, 0x34}; ++transaction)
+  for (std::uint16_t transaction = 2; transaction < 200 && holding_4 != Bytes{3, 2, 0x12, 0x34};
+       ++transaction)
     holding_4 = tcp_transaction(client.get(), transaction, Bytes{3, 0, 4, 0, 1});
   BOOST_TEST(holding_4 == (Bytes{3, 2, 0x12, 0x34}), boost::test_tools::per_element());
 

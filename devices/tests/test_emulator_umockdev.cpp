@@ -43,7 +43,8 @@ BOOST_AUTO_TEST_CASE(rtu_through_the_umockdev_presented_port) {
   if (under_umockdev_preload()) {
     ::setenv("UMOCKDEV_DIR", testbed.c_str(), 1);
     UniqueFd port(::open("/dev/ttyUSB0", O_RDWR | O_NOCTTY | O_CLOEXEC));
-    BOOST_REQUIRE_MESSAGE(port.get() >= 0, "cannot open /dev/ttyUSB0 in the testbed: " << std::strerror(errno));
+    BOOST_REQUIRE_MESSAGE(port.get() >= 0,
+                          "cannot open /dev/ttyUSB0 in the testbed: " << std::strerror(errno));
     termios settings{};
     BOOST_REQUIRE_EQUAL(::tcgetattr(port.get(), &settings), 0);
     ::cfmakeraw(&settings);
@@ -54,7 +55,8 @@ BOOST_AUTO_TEST_CASE(rtu_through_the_umockdev_presented_port) {
     BOOST_TEST(tcp_transaction(client.get(), 1, Bytes{6, 0, 2, 0, 4}) == (Bytes{6, 0, 2, 0, 4}),
                boost::test_tools::per_element());
     const Bytes request = with_crc({1, 3, 0, 0, 0, 3});
-    BOOST_REQUIRE_EQUAL(::write(port.get(), request.data(), request.size()), static_cast<ssize_t>(request.size()));
+    BOOST_REQUIRE_EQUAL(::write(port.get(), request.data(), request.size()),
+                        static_cast<ssize_t>(request.size()));
     const Bytes expected = with_crc({1, 3, 6, 0, 1, 0, 15, 0, 4});
     auto reply = read_exact(port.get(), expected.size(), reply_budget);
     BOOST_REQUIRE(reply.has_value());

@@ -105,13 +105,15 @@ Bytes ask(ModbusServer& server, const Bytes& pdu, Interface via = Interface::rtu
 void expect_exception(ModbusServer& server, const Bytes& pdu, std::uint8_t code) {
   BOOST_TEST_CONTEXT("request function " << int(pdu.empty() ? 0 : pdu[0])) {
     const Bytes reply = ask(server, pdu);
-    BOOST_TEST(reply == (Bytes{static_cast<std::uint8_t>(pdu[0] | 0x80), code}), boost::test_tools::per_element());
+    BOOST_TEST(reply == (Bytes{static_cast<std::uint8_t>(pdu[0] | 0x80), code}),
+               boost::test_tools::per_element());
   }
 }
 
 Bytes read_request(std::uint8_t function, std::uint16_t address, std::uint16_t quantity) {
-  return Bytes{function, static_cast<std::uint8_t>(address >> 8), static_cast<std::uint8_t>(address & 0xFF),
-               static_cast<std::uint8_t>(quantity >> 8), static_cast<std::uint8_t>(quantity & 0xFF)};
+  return Bytes{function, static_cast<std::uint8_t>(address >> 8),
+               static_cast<std::uint8_t>(address & 0xFF), static_cast<std::uint8_t>(quantity >> 8),
+               static_cast<std::uint8_t>(quantity & 0xFF)};
 }
 
 }  // namespace
@@ -120,8 +122,9 @@ BOOST_AUTO_TEST_SUITE(reads)
 
 BOOST_AUTO_TEST_CASE(fc1_read_coils) {
   auto server = em1();
-  BOOST_TEST(ask(server, read_request(1, 0, 2)) == (Bytes{1, 1, 0b01}), boost::test_tools::per_element());
-  expect_exception(server, read_request(1, 0, 3), 2);     // coil 2 unmapped
+  BOOST_TEST(ask(server, read_request(1, 0, 2)) == (Bytes{1, 1, 0b01}),
+             boost::test_tools::per_element());
+  expect_exception(server, read_request(1, 0, 3), 2);  // coil 2 unmapped
   expect_exception(server, read_request(1, 0, 0), 3);
   expect_exception(server, read_request(1, 0, 2001), 3);  // checked before the address
   expect_exception(server, Bytes{1, 0, 0, 0}, 3);         // truncated PDU
@@ -129,38 +132,43 @@ BOOST_AUTO_TEST_CASE(fc1_read_coils) {
 
 BOOST_AUTO_TEST_CASE(fc2_read_discrete_inputs) {
   auto server = shapes();
-  BOOST_TEST(ask(server, read_request(2, 0, 1)) == (Bytes{2, 1, 1}), boost::test_tools::per_element());
+  BOOST_TEST(ask(server, read_request(2, 0, 1)) == (Bytes{2, 1, 1}),
+             boost::test_tools::per_element());
   expect_exception(server, read_request(2, 1, 1), 2);
   expect_exception(server, read_request(2, 0, 17), 3);  // limits.max_read_bits = 16
   auto meter = em1();
-  BOOST_TEST(ask(meter, read_request(2, 0, 2)) == (Bytes{2, 1, 0}), boost::test_tools::per_element());
+  BOOST_TEST(ask(meter, read_request(2, 0, 2)) == (Bytes{2, 1, 0}),
+             boost::test_tools::per_element());
 }
 
 BOOST_AUTO_TEST_CASE(bits_pack_lsb_first_over_several_bytes) {
   DeviceProfile profile = parse_profile(shapes_profile, "shapes.toml");
   profile.coils.clear();
   for (std::uint16_t address = 0; address < 10; ++address)
-    profile.coils.push_back(BitSpec{address, "c" + std::to_string(address), address % 3 == 0, true});
+    profile.coils.push_back(
+        BitSpec{address, "c" + std::to_string(address), address % 3 == 0, true});
   ModbusServer server(std::move(profile));
   // coils 0, 3, 6, 9 on -> 0b01001001, 0b10
-  BOOST_TEST(ask(server, read_request(1, 0, 10)) == (Bytes{1, 2, 0x49, 0x02}), boost::test_tools::per_element());
+  BOOST_TEST(ask(server, read_request(1, 0, 10)) == (Bytes{1, 2, 0x49, 0x02}),
+             boost::test_tools::per_element());
 }
 
 BOOST_AUTO_TEST_CASE(fc3_read_holding_registers) {
   auto server = em1();
   BOOST_TEST(ask(server, read_request(3, 0, 10)) ==
-                 (Bytes{3, 20, 0, 1, 0, 15, 0, 1, 0, 0, 0x03, 0xE8, 0x01, 0x35, 0x29, 0x05, 0xBA, 0xBE, 0, 1, 0, 4}),
+                 (Bytes{3,    20,   0,    1,    0,    15,   0,    1, 0, 0, 0x03,
+                        0xE8, 0x01, 0x35, 0x29, 0x05, 0xBA, 0xBE, 0, 1, 0, 4}),
              boost::test_tools::per_element());
-  expect_exception(server, read_request(3, 0, 11), 2);      // 10 is unmapped
-  expect_exception(server, read_request(3, 5, 1), 2);       // high half of the u32
-  expect_exception(server, read_request(3, 6, 2), 2);       // low half of the u32 + next
-  expect_exception(server, read_request(3, 4, 2), 2);       // ends inside the u32
+  expect_exception(server, read_request(3, 0, 11), 2);  // 10 is unmapped
+  expect_exception(server, read_request(3, 5, 1), 2);   // high half of the u32
+  expect_exception(server, read_request(3, 6, 2), 2);   // low half of the u32 + next
+  expect_exception(server, read_request(3, 4, 2), 2);   // ends inside the u32
   BOOST_TEST(ask(server, read_request(3, 5, 2)).size() == 6u);
   expect_exception(server, read_request(3, 100, 1), 2);
   expect_exception(server, read_request(3, 0xFFFF, 2), 2);  // runs past the address space
   expect_exception(server, read_request(3, 0, 0), 3);
-  expect_exception(server, read_request(3, 0, 126), 3);     // before the address check
-  expect_exception(server, Bytes{3, 0, 0, 0, 1, 0}, 3);     // PDU too long
+  expect_exception(server, read_request(3, 0, 126), 3);  // before the address check
+  expect_exception(server, Bytes{3, 0, 0, 0, 1, 0}, 3);  // PDU too long
 }
 
 BOOST_AUTO_TEST_CASE(fc3_quantity_limit_comes_from_the_profile) {
@@ -192,7 +200,8 @@ BOOST_AUTO_TEST_CASE(fc5_write_single_coil) {
   BOOST_TEST(server.coil(0).value() == false);
   const Bytes on{5, 0, 1, 0xFF, 0x00};
   BOOST_TEST(ask(server, on) == on, boost::test_tools::per_element());
-  BOOST_TEST(ask(server, read_request(1, 0, 2)) == (Bytes{1, 1, 0b10}), boost::test_tools::per_element());
+  BOOST_TEST(ask(server, read_request(1, 0, 2)) == (Bytes{1, 1, 0b10}),
+             boost::test_tools::per_element());
   expect_exception(server, Bytes{5, 0, 0, 0x12, 0x34}, 3);
   expect_exception(server, Bytes{5, 0, 9, 0x12, 0x34}, 3);  // value checked before address
   expect_exception(server, Bytes{5, 0, 9, 0xFF, 0x00}, 2);
@@ -205,7 +214,8 @@ BOOST_AUTO_TEST_CASE(fc6_write_single_register) {
   auto server = em1();
   const Bytes write{6, 0, 1, 0, 30};
   BOOST_TEST(ask(server, write) == write, boost::test_tools::per_element());
-  BOOST_TEST(ask(server, read_request(3, 1, 1)) == (Bytes{3, 2, 0, 30}), boost::test_tools::per_element());
+  BOOST_TEST(ask(server, read_request(3, 1, 1)) == (Bytes{3, 2, 0, 30}),
+             boost::test_tools::per_element());
   expect_exception(server, Bytes{6, 0, 7, 0, 1}, 2);    // config_checksum is read-only
   expect_exception(server, Bytes{6, 0, 5, 0, 1}, 2);    // read-only u32
   expect_exception(server, Bytes{6, 0, 100, 0, 1}, 2);  // unmapped
@@ -217,18 +227,19 @@ BOOST_AUTO_TEST_CASE(fc6_write_single_register) {
 
 BOOST_AUTO_TEST_CASE(fc15_write_multiple_coils) {
   auto server = em1();
-  BOOST_TEST(ask(server, Bytes{15, 0, 0, 0, 2, 1, 0b10}) == (Bytes{15, 0, 0, 0, 2}), boost::test_tools::per_element());
+  BOOST_TEST(ask(server, Bytes{15, 0, 0, 0, 2, 1, 0b10}) == (Bytes{15, 0, 0, 0, 2}),
+             boost::test_tools::per_element());
   BOOST_TEST(server.coil(0).value() == false);
   BOOST_TEST(server.coil(1).value() == true);
-  expect_exception(server, Bytes{15, 0, 0, 0, 0, 0}, 3);                 // quantity 0
-  expect_exception(server, Bytes{15, 0, 0, 0, 2, 2, 0, 0}, 3);           // byte count != ceil(2/8)
-  expect_exception(server, Bytes{15, 0, 0, 0, 2, 1}, 3);                 // data missing
-  expect_exception(server, Bytes{15, 0, 0, 0, 2, 1, 0, 0}, 3);           // trailing byte
-  Bytes too_many{15, 0, 0, 0x07, 0xB1, 247};                              // 1969 coils
+  expect_exception(server, Bytes{15, 0, 0, 0, 0, 0}, 3);        // quantity 0
+  expect_exception(server, Bytes{15, 0, 0, 0, 2, 2, 0, 0}, 3);  // byte count != ceil(2/8)
+  expect_exception(server, Bytes{15, 0, 0, 0, 2, 1}, 3);        // data missing
+  expect_exception(server, Bytes{15, 0, 0, 0, 2, 1, 0, 0}, 3);  // trailing byte
+  Bytes too_many{15, 0, 0, 0x07, 0xB1, 247};                    // 1969 coils
   too_many.resize(6 + 247, 0);
   expect_exception(server, too_many, 3);
-  expect_exception(server, Bytes{15, 0, 0, 0, 3, 1, 0b111}, 2);         // coil 2 unmapped
-  BOOST_TEST(server.coil(0).value() == false);  // a rejected write changes nothing
+  expect_exception(server, Bytes{15, 0, 0, 0, 3, 1, 0b111}, 2);  // coil 2 unmapped
+  BOOST_TEST(server.coil(0).value() == false);                   // a rejected write changes nothing
   auto shaped = shapes();
   expect_exception(shaped, Bytes{15, 0, 0, 0, 2, 1, 0b11}, 2);  // coil 0 read-only
   BOOST_TEST(shaped.coil(1).value() == false);
@@ -238,16 +249,17 @@ BOOST_AUTO_TEST_CASE(fc16_write_multiple_registers) {
   auto server = em1();
   BOOST_TEST(ask(server, Bytes{16, 0, 1, 0, 2, 4, 0, 60, 0, 2}) == (Bytes{16, 0, 1, 0, 2}),
              boost::test_tools::per_element());
-  BOOST_TEST(ask(server, read_request(3, 0, 3)) == (Bytes{3, 6, 0, 1, 0, 60, 0, 2}), boost::test_tools::per_element());
-  expect_exception(server, Bytes{16, 0, 1, 0, 2, 3, 0, 60, 0}, 3);   // byte count != 2 * quantity
-  expect_exception(server, Bytes{16, 0, 1, 0, 2, 4, 0, 60}, 3);      // data missing
-  expect_exception(server, Bytes{16, 0, 1, 0, 0, 0}, 3);             // quantity 0
+  BOOST_TEST(ask(server, read_request(3, 0, 3)) == (Bytes{3, 6, 0, 1, 0, 60, 0, 2}),
+             boost::test_tools::per_element());
+  expect_exception(server, Bytes{16, 0, 1, 0, 2, 3, 0, 60, 0}, 3);  // byte count != 2 * quantity
+  expect_exception(server, Bytes{16, 0, 1, 0, 2, 4, 0, 60}, 3);     // data missing
+  expect_exception(server, Bytes{16, 0, 1, 0, 0, 0}, 3);            // quantity 0
   Bytes too_many{16, 0, 0, 0, 124, 248};
   too_many.resize(6 + 248, 0);
   expect_exception(server, too_many, 3);
-  expect_exception(server, Bytes{16, 0, 5, 0, 2, 4, 0, 1, 0, 2}, 2);              // read-only u32
-  expect_exception(server, Bytes{16, 0, 3, 0, 3, 6, 0, 7, 0, 7, 0, 7}, 2);        // ends inside it
-  BOOST_TEST(server.register_word(RegisterTable::holding, 3).value() == 0);   // nothing written
+  expect_exception(server, Bytes{16, 0, 5, 0, 2, 4, 0, 1, 0, 2}, 2);         // read-only u32
+  expect_exception(server, Bytes{16, 0, 3, 0, 3, 6, 0, 7, 0, 7, 0, 7}, 2);   // ends inside it
+  BOOST_TEST(server.register_word(RegisterTable::holding, 3).value() == 0);  // nothing written
   BOOST_TEST(server.register_word(RegisterTable::holding, 4).value() == 1000);
   expect_exception(server, Bytes{16, 0, 50, 0, 1, 2, 0, 1}, 2);  // unmapped
   auto shaped = shapes();
@@ -283,7 +295,8 @@ IdentificationAnswer decode(const Bytes& reply) {
     BOOST_REQUIRE_LE(at + 2, reply.size());
     const std::size_t length = reply[at + 1];
     BOOST_REQUIRE_LE(at + 2 + length, reply.size());
-    answer.objects.emplace_back(reply[at], std::string(reply.begin() + at + 2, reply.begin() + at + 2 + length));
+    answer.objects.emplace_back(
+        reply[at], std::string(reply.begin() + at + 2, reply.begin() + at + 2 + length));
     at += 2 + length;
   }
   BOOST_TEST(at == reply.size());
@@ -306,16 +319,20 @@ BOOST_AUTO_TEST_CASE(categories_and_individual_access) {
   BOOST_TEST(basic.objects[0].second == "hilbench");
   BOOST_TEST(basic.objects[1].second == "HB-EM1");
   BOOST_TEST(basic.objects[2].second == "1.4.2");
-  BOOST_TEST(ids(decode(ask(server, Bytes{0x2B, 0x0E, 2, 0}))) == (std::vector<std::uint8_t>{0, 1, 2, 3, 4, 5}),
+  BOOST_TEST(ids(decode(ask(server, Bytes{0x2B, 0x0E, 2, 0}))) ==
+                 (std::vector<std::uint8_t>{0, 1, 2, 3, 4, 5}),
              boost::test_tools::per_element());
   const auto extended = decode(ask(server, Bytes{0x2B, 0x0E, 3, 0}));
-  BOOST_TEST(ids(extended) == (std::vector<std::uint8_t>{0, 1, 2, 3, 4, 5, 0x80}), boost::test_tools::per_element());
+  BOOST_TEST(ids(extended) == (std::vector<std::uint8_t>{0, 1, 2, 3, 4, 5, 0x80}),
+             boost::test_tools::per_element());
   BOOST_TEST(extended.objects.back().second == "EM1-2026-000123");
   // A stream may start further on; an unknown start object restarts at object 0.
-  BOOST_TEST(ids(decode(ask(server, Bytes{0x2B, 0x0E, 3, 4}))) == (std::vector<std::uint8_t>{4, 5, 0x80}),
-             boost::test_tools::per_element());
-  BOOST_TEST(ids(decode(ask(server, Bytes{0x2B, 0x0E, 1, 5}))) == (std::vector<std::uint8_t>{0, 1, 2}),
-             boost::test_tools::per_element());
+  BOOST_TEST(
+      ids(decode(ask(server, Bytes{0x2B, 0x0E, 3, 4}))) == (std::vector<std::uint8_t>{4, 5, 0x80}),
+      boost::test_tools::per_element());
+  BOOST_TEST(
+      ids(decode(ask(server, Bytes{0x2B, 0x0E, 1, 5}))) == (std::vector<std::uint8_t>{0, 1, 2}),
+      boost::test_tools::per_element());
   const auto single = decode(ask(server, Bytes{0x2B, 0x0E, 4, 0x80}));
   BOOST_TEST(single.read_code == 4);
   BOOST_TEST(ids(single) == std::vector<std::uint8_t>{0x80}, boost::test_tools::per_element());
@@ -328,8 +345,9 @@ BOOST_AUTO_TEST_CASE(categories_and_individual_access) {
 
 BOOST_AUTO_TEST_CASE(optional_objects_are_absent_when_not_declared) {
   auto server = shapes();
-  BOOST_TEST(ids(decode(ask(server, Bytes{0x2B, 0x0E, 3, 0}))) == (std::vector<std::uint8_t>{0, 1, 2}),
-             boost::test_tools::per_element());
+  BOOST_TEST(
+      ids(decode(ask(server, Bytes{0x2B, 0x0E, 3, 0}))) == (std::vector<std::uint8_t>{0, 1, 2}),
+      boost::test_tools::per_element());
 }
 
 BOOST_AUTO_TEST_CASE(long_answers_are_split_with_more_follows) {
@@ -358,7 +376,8 @@ BOOST_AUTO_TEST_CASE(long_answers_are_split_with_more_follows) {
       break;
     }
     BOOST_TEST(answer.more_follows == 0xFF);
-    BOOST_TEST(answer.next_object == answer.objects.back().first + (answer.objects.back().first == 5 ? 0x7B : 1));
+    BOOST_TEST(answer.next_object ==
+               answer.objects.back().first + (answer.objects.back().first == 5 ? 0x7B : 1));
     next = answer.next_object;
   }
   // 7 + (102 + 102) fits, + 92 does not; 92 alone, + 246 does not; 246; then 62 * 3.
@@ -366,7 +385,8 @@ BOOST_AUTO_TEST_CASE(long_answers_are_split_with_more_follows) {
   BOOST_TEST(batches[0] == (std::vector<std::uint8_t>{0, 1}), boost::test_tools::per_element());
   BOOST_TEST(batches[1] == (std::vector<std::uint8_t>{2}), boost::test_tools::per_element());
   BOOST_TEST(batches[2] == (std::vector<std::uint8_t>{3}), boost::test_tools::per_element());
-  BOOST_TEST(batches[3] == (std::vector<std::uint8_t>{4, 5, 0x80}), boost::test_tools::per_element());
+  BOOST_TEST(batches[3] == (std::vector<std::uint8_t>{4, 5, 0x80}),
+             boost::test_tools::per_element());
   BOOST_TEST(collected.size() == 7u);
   BOOST_TEST(collected[0x03] == profile.identity.vendor_url);
   BOOST_TEST(collected[0x80] == profile.identity.serial_number);
@@ -397,12 +417,12 @@ BOOST_AUTO_TEST_CASE(silence_rules) {
   Bytes corrupted = with_crc({1, 3, 0, 1, 0, 1});
   corrupted.back() ^= 0x01;
   BOOST_TEST(!server.handle_rtu_frame(corrupted).has_value());
-  BOOST_TEST(!server.handle_rtu_frame(with_crc({2, 3, 0, 1, 0, 1})).has_value());   // other unit
+  BOOST_TEST(!server.handle_rtu_frame(with_crc({2, 3, 0, 1, 0, 1})).has_value());  // other unit
   BOOST_TEST(!server.handle_rtu_frame(with_crc({247, 3, 0, 1, 0, 1})).has_value());
-  BOOST_TEST(!server.handle_rtu_frame(Bytes{1, 3, 0}).has_value());                  // too short
+  BOOST_TEST(!server.handle_rtu_frame(Bytes{1, 3, 0}).has_value());  // too short
   BOOST_TEST(!server.handle_rtu_frame(Bytes{}).has_value());
-  BOOST_TEST(!server.handle_rtu_frame(with_crc({1})).has_value());                   // 3 bytes
-  BOOST_TEST(!server.handle_rtu_frame(with_crc({0, 3, 0, 1, 0, 1})).has_value());   // broadcast read
+  BOOST_TEST(!server.handle_rtu_frame(with_crc({1})).has_value());                 // 3 bytes
+  BOOST_TEST(!server.handle_rtu_frame(with_crc({0, 3, 0, 1, 0, 1})).has_value());  // broadcast read
 }
 
 BOOST_AUTO_TEST_CASE(broadcast_writes_execute_without_a_reply) {
@@ -438,7 +458,8 @@ BOOST_AUTO_TEST_CASE(mbap_reply_echoes_transaction_and_unit) {
   auto server = em1();
   auto reply = server.handle_tcp_frame(mbap(0xBEEF, 1, read_request(3, 0, 2)));
   BOOST_REQUIRE(reply.has_value());
-  BOOST_TEST(*reply == (Bytes{0xBE, 0xEF, 0, 0, 0, 7, 1, 3, 4, 0, 1, 0, 15}), boost::test_tools::per_element());
+  BOOST_TEST(*reply == (Bytes{0xBE, 0xEF, 0, 0, 0, 7, 1, 3, 4, 0, 1, 0, 15}),
+             boost::test_tools::per_element());
   auto any_unit = server.handle_tcp_frame(mbap(7, 0xFF, read_request(3, 0, 1)));
   BOOST_REQUIRE(any_unit.has_value());
   BOOST_TEST((*any_unit)[6] == 0xFF);
@@ -449,9 +470,11 @@ BOOST_AUTO_TEST_CASE(mbap_reply_echoes_transaction_and_unit) {
 
 BOOST_AUTO_TEST_CASE(mbap_frames_that_are_dropped) {
   auto server = em1();
-  BOOST_TEST(!server.handle_tcp_frame(mbap(1, 2, read_request(3, 0, 1))).has_value());     // other unit
-  BOOST_TEST(!server.handle_tcp_frame(mbap(1, 0, read_request(3, 0, 1))).has_value());     // unit 0
-  BOOST_TEST(!server.handle_tcp_frame(mbap(1, 1, read_request(3, 0, 1), 1)).has_value());  // protocol 1
+  BOOST_TEST(
+      !server.handle_tcp_frame(mbap(1, 2, read_request(3, 0, 1))).has_value());  // other unit
+  BOOST_TEST(!server.handle_tcp_frame(mbap(1, 0, read_request(3, 0, 1))).has_value());  // unit 0
+  BOOST_TEST(
+      !server.handle_tcp_frame(mbap(1, 1, read_request(3, 0, 1), 1)).has_value());  // protocol 1
   Bytes wrong_length = mbap(1, 1, read_request(3, 0, 1));
   wrong_length[5] += 1;
   BOOST_TEST(!server.handle_tcp_frame(wrong_length).has_value());
@@ -547,7 +570,8 @@ std::map<std::string, std::optional<Bytes>> answers(const std::vector<Defect>& d
   std::map<std::string, std::optional<Bytes>> result;
   for (const Probe& probe : probes()) {
     auto server = em1(defects);  // fresh state for every probe
-    result[probe.name] = probe.tcp ? server.handle_tcp_frame(probe.frame) : server.handle_rtu_frame(probe.frame);
+    result[probe.name] =
+        probe.tcp ? server.handle_tcp_frame(probe.frame) : server.handle_rtu_frame(probe.frame);
   }
   return result;
 }
@@ -576,14 +600,20 @@ BOOST_AUTO_TEST_CASE(each_defect_changes_exactly_its_behaviour) {
 
 BOOST_AUTO_TEST_CASE(illegal_address_returns_data) {
   auto server = em1({Defect::illegal_address_returns_data});
-  BOOST_TEST(ask(server, read_request(3, 20, 2)) == (Bytes{3, 4, 0, 0, 0, 0}), boost::test_tools::per_element());
-  BOOST_TEST(ask(server, read_request(4, 4, 2)) == (Bytes{4, 4, 0x13, 0x88, 0, 0}), boost::test_tools::per_element());
-  BOOST_TEST(ask(server, read_request(4, 11, 1)) == (Bytes{4, 2, 0x61, 0x4E}), boost::test_tools::per_element());
-  BOOST_TEST(ask(server, read_request(1, 0, 3)) == (Bytes{1, 1, 0b001}), boost::test_tools::per_element());
-  BOOST_TEST(ask(server, Bytes{6, 0, 50, 0, 1}) == (Bytes{6, 0, 50, 0, 1}), boost::test_tools::per_element());
-  BOOST_TEST(!server.register_word(RegisterTable::holding, 50).has_value());  // acknowledged, not stored
-  expect_exception(server, Bytes{6, 0, 7, 0, 1}, 2);     // read-only stays protected
-  expect_exception(server, read_request(3, 0, 126), 3);  // quantity rules unchanged
+  BOOST_TEST(ask(server, read_request(3, 20, 2)) == (Bytes{3, 4, 0, 0, 0, 0}),
+             boost::test_tools::per_element());
+  BOOST_TEST(ask(server, read_request(4, 4, 2)) == (Bytes{4, 4, 0x13, 0x88, 0, 0}),
+             boost::test_tools::per_element());
+  BOOST_TEST(ask(server, read_request(4, 11, 1)) == (Bytes{4, 2, 0x61, 0x4E}),
+             boost::test_tools::per_element());
+  BOOST_TEST(ask(server, read_request(1, 0, 3)) == (Bytes{1, 1, 0b001}),
+             boost::test_tools::per_element());
+  BOOST_TEST(ask(server, Bytes{6, 0, 50, 0, 1}) == (Bytes{6, 0, 50, 0, 1}),
+             boost::test_tools::per_element());
+  BOOST_TEST(
+      !server.register_word(RegisterTable::holding, 50).has_value());  // acknowledged, not stored
+  expect_exception(server, Bytes{6, 0, 7, 0, 1}, 2);                   // read-only stays protected
+  expect_exception(server, read_request(3, 0, 126), 3);                // quantity rules unchanged
 }
 
 BOOST_AUTO_TEST_CASE(illegal_function_silent) {
@@ -599,12 +629,13 @@ BOOST_AUTO_TEST_CASE(illegal_value_accepted) {
   const Bytes reply = ask(server, read_request(3, 0, 126));
   BOOST_TEST(reply.size() == 2u + 252u);
   BOOST_TEST(reply[1] == 252);
-  BOOST_TEST(reply[3] == 1);      // holding 0 = 1
-  BOOST_TEST(reply[2 + 20] == 0); // unmapped 10 reads 0
+  BOOST_TEST(reply[3] == 1);       // holding 0 = 1
+  BOOST_TEST(reply[2 + 20] == 0);  // unmapped 10 reads 0
   BOOST_TEST(ask(server, read_request(3, 0, 0)) == (Bytes{3, 0}), boost::test_tools::per_element());
   BOOST_TEST(ask(server, read_request(3, 0, 1000)).size() == 2u + 254u);  // one byte count
   BOOST_TEST(ask(server, read_request(1, 0, 2001)).size() == 2u + 251u);
-  BOOST_TEST(ask(server, Bytes{5, 0, 1, 0x12, 0x34}) == (Bytes{5, 0, 1, 0x12, 0x34}), boost::test_tools::per_element());
+  BOOST_TEST(ask(server, Bytes{5, 0, 1, 0x12, 0x34}) == (Bytes{5, 0, 1, 0x12, 0x34}),
+             boost::test_tools::per_element());
   BOOST_TEST(server.coil(1).value() == true);
   expect_exception(server, read_request(3, 20, 1), 2);  // address rules unchanged in range
 }
@@ -613,8 +644,10 @@ BOOST_AUTO_TEST_CASE(bad_crc_answered) {
   auto server = em1({Defect::bad_crc_answered});
   auto reply = server.handle_rtu_frame(Bytes{1, 3, 0, 1, 0, 1, 0, 0});
   BOOST_REQUIRE(reply.has_value());
-  BOOST_TEST(*reply == with_crc({1, 3, 2, 0, 15}), boost::test_tools::per_element());  // its own CRC is right
-  BOOST_TEST(!server.handle_rtu_frame(Bytes{2, 3, 0, 1, 0, 1, 0, 0}).has_value());     // still addressed
+  BOOST_TEST(*reply == with_crc({1, 3, 2, 0, 15}),
+             boost::test_tools::per_element());  // its own CRC is right
+  BOOST_TEST(
+      !server.handle_rtu_frame(Bytes{2, 3, 0, 1, 0, 1, 0, 0}).has_value());  // still addressed
 }
 
 BOOST_AUTO_TEST_CASE(device_id_wrong_revision) {
@@ -634,9 +667,11 @@ BOOST_AUTO_TEST_CASE(tcp_register_skew) {
   auto server = em1({Defect::tcp_register_skew});
   auto tcp = server.handle_tcp_frame(mbap(1, 1, read_request(4, 10, 2)));
   BOOST_REQUIRE(tcp.has_value());
-  BOOST_TEST(Bytes(tcp->begin() + 9, tcp->end()) == (Bytes{0x00, 0xBC, 0x61, 0x4F}), boost::test_tools::per_element());
-  BOOST_TEST(ask(server, read_request(4, 10, 2), Interface::rtu) == (Bytes{4, 4, 0x00, 0xBC, 0x61, 0x4E}),
+  BOOST_TEST(Bytes(tcp->begin() + 9, tcp->end()) == (Bytes{0x00, 0xBC, 0x61, 0x4F}),
              boost::test_tools::per_element());
+  BOOST_TEST(
+      ask(server, read_request(4, 10, 2), Interface::rtu) == (Bytes{4, 4, 0x00, 0xBC, 0x61, 0x4E}),
+      boost::test_tools::per_element());
   auto shaped = shapes({Defect::tcp_register_skew});
   // i16 -1 -> 0; i32 -1 -> 0; f32 1.5 -> 2.5; u32 max wraps to 0.
   BOOST_TEST(ask(shaped, read_request(4, 0, 7), Interface::tcp) ==
@@ -658,8 +693,10 @@ BOOST_AUTO_TEST_CASE(arbitrary_requests_are_answered_or_ignored_safely) {
     return state;
   };
   const std::vector<std::vector<Defect>> defect_sets{
-      {}, {Defect::illegal_address_returns_data, Defect::illegal_value_accepted, Defect::tcp_register_skew,
-           Defect::bad_crc_answered, Defect::device_id_wrong_revision, Defect::illegal_function_silent}};
+      {},
+      {Defect::illegal_address_returns_data, Defect::illegal_value_accepted,
+       Defect::tcp_register_skew, Defect::bad_crc_answered, Defect::device_id_wrong_revision,
+       Defect::illegal_function_silent}};
   const std::array<std::uint8_t, 10> functions{1, 2, 3, 4, 5, 6, 15, 16, 0x2B, 0x11};
   for (const auto& defects : defect_sets) {
     auto server = em1(defects);
@@ -668,7 +705,8 @@ BOOST_AUTO_TEST_CASE(arbitrary_requests_are_answered_or_ignored_safely) {
       for (auto& byte : pdu) byte = static_cast<std::uint8_t>(next_random());
       pdu[0] = functions[next_random() % functions.size()];
       if (pdu[0] == 0x2B && pdu.size() > 1 && next_random() % 2) pdu[1] = 0x0E;
-      if (pdu.size() >= 6 && (pdu[0] == 15 || pdu[0] == 16) && next_random() % 2) {  // consistent byte count
+      if (pdu.size() >= 6 && (pdu[0] == 15 || pdu[0] == 16) &&
+          next_random() % 2) {  // consistent byte count
         pdu[5] = static_cast<std::uint8_t>(pdu.size() - 6);
       }
       const auto via = next_random() % 2 ? Interface::tcp : Interface::rtu;

@@ -13,9 +13,15 @@ using emulator_test::em1_path;
 
 // Readable values in failure messages (found by Boost.Test through ADL).
 namespace hilbench::emu {
-std::ostream& boost_test_print_type(std::ostream& out, Parity parity) { return out << to_string(parity); }
-std::ostream& boost_test_print_type(std::ostream& out, RegisterTable table) { return out << to_string(table); }
-std::ostream& boost_test_print_type(std::ostream& out, ValueType type) { return out << to_string(type); }
+std::ostream& boost_test_print_type(std::ostream& out, Parity parity) {
+  return out << to_string(parity);
+}
+std::ostream& boost_test_print_type(std::ostream& out, RegisterTable table) {
+  return out << to_string(table);
+}
+std::ostream& boost_test_print_type(std::ostream& out, ValueType type) {
+  return out << to_string(type);
+}
 }  // namespace hilbench::emu
 
 namespace {
@@ -139,17 +145,23 @@ BOOST_AUTO_TEST_CASE(defaults_of_optional_keys) {
 }
 
 BOOST_AUTO_TEST_CASE(profile_without_serial_has_no_rtu_side) {
-  auto text = replace(minimal_profile, "[serial]\nbaud = 9600\ndata_bits = 8\nparity = \"even\"\nstop_bits = 1\n", "");
+  auto text =
+      replace(minimal_profile,
+              "[serial]\nbaud = 9600\ndata_bits = 8\nparity = \"even\"\nstop_bits = 1\n", "");
   BOOST_TEST(!parse_profile(text, "tcp-only.toml").serial.has_value());
 }
 
 BOOST_AUTO_TEST_CASE(value_encodings) {
-  auto with_register = [](const std::string& type, const std::string& value, const std::string& scale) {
-    return minimal_profile + "[[registers]]\ntable = \"input\"\naddress = 100\nname = \"x\"\ntype = \"" + type +
+  auto with_register = [](const std::string& type, const std::string& value,
+                          const std::string& scale) {
+    return minimal_profile +
+           "[[registers]]\ntable = \"input\"\naddress = 100\nname = \"x\"\ntype = \"" + type +
            "\"\nvalue = " + value + "\nscale = " + scale + "\n";
   };
   auto words = [&](const std::string& type, const std::string& value, const std::string& scale) {
-    return parse_profile(with_register(type, value, scale), "v.toml").registers.back().initial_words;
+    return parse_profile(with_register(type, value, scale), "v.toml")
+        .registers.back()
+        .initial_words;
   };
   BOOST_TEST(words("i16", "-1", "1") == std::vector<std::uint16_t>{0xFFFF});
   BOOST_TEST(words("i16", "-3276.8", "10") == std::vector<std::uint16_t>{0x8000});
@@ -162,18 +174,22 @@ BOOST_AUTO_TEST_CASE(value_encodings) {
 
 BOOST_AUTO_TEST_CASE(unknown_keys_are_rejected) {
   expect_error("colour = \"red\"\n" + minimal_profile, "colour", "unknown key");
-  expect_error(replace(minimal_profile, "unit = 7\n", "unit = 7\nslave = 3\n"), "device.slave", "unknown key");
-  expect_error(replace(minimal_profile, "revision = \"2.0.9\"\n", "revision = \"2.0.9\"\nfirmware = \"x\"\n"),
-               "identity.firmware", "unknown key");
-  expect_error(replace(minimal_profile, "stop_bits = 1\n", "stop_bits = 1\nflow = \"rts\"\n"), "serial.flow",
+  expect_error(replace(minimal_profile, "unit = 7\n", "unit = 7\nslave = 3\n"), "device.slave",
                "unknown key");
+  expect_error(replace(minimal_profile, "revision = \"2.0.9\"\n",
+                       "revision = \"2.0.9\"\nfirmware = \"x\"\n"),
+               "identity.firmware", "unknown key");
+  expect_error(replace(minimal_profile, "stop_bits = 1\n", "stop_bits = 1\nflow = \"rts\"\n"),
+               "serial.flow", "unknown key");
   expect_error(replace(minimal_profile, "value = 70000\n", "value = 70000\nendian = \"little\"\n"),
                "registers[1].endian", "unknown key");
   // Discrete inputs are read-only: `writable` is not one of their keys.
-  expect_error(minimal_profile + "[[discrete_inputs]]\naddress = 0\nname = \"d\"\nvalue = true\nwritable = true\n",
-               "discrete_inputs[0].writable", "unknown key");
-  expect_error(minimal_profile + "[limits]\nmax_write_registers = 5\n", "limits.max_write_registers",
-               "unknown key");
+  expect_error(
+      minimal_profile +
+          "[[discrete_inputs]]\naddress = 0\nname = \"d\"\nvalue = true\nwritable = true\n",
+      "discrete_inputs[0].writable", "unknown key");
+  expect_error(minimal_profile + "[limits]\nmax_write_registers = 5\n",
+               "limits.max_write_registers", "unknown key");
 }
 
 BOOST_AUTO_TEST_CASE(wrong_types_are_rejected) {
@@ -187,81 +203,103 @@ BOOST_AUTO_TEST_CASE(wrong_types_are_rejected) {
                "expected an integer in 0..65535, got float 1.0");
   expect_error(replace(minimal_profile, "value = true", "value = 1"), "coils[0].value",
                "expected a boolean, got integer 1");
-  expect_error(replace(minimal_profile, "writable = true", "writable = \"yes\""), "registers[1].writable",
-               "expected a boolean");
+  expect_error(replace(minimal_profile, "writable = true", "writable = \"yes\""),
+               "registers[1].writable", "expected a boolean");
   expect_error(replace(minimal_profile, "value = 70000", "value = \"70000\""), "registers[1].value",
                "expected a number");
   expect_error(replace(minimal_profile, "vendor = \"v\"", "vendor = 5"), "identity.vendor",
                "expected a string");
   expect_error(replace(minimal_profile, "parity = \"even\"", "parity = \"mark\""), "serial.parity",
                "expected one of \"none\", \"even\", \"odd\"");
-  expect_error(replace(minimal_profile, "table = \"holding\"", "table = \"coil\""), "registers[0].table",
-               "expected one of \"input\", \"holding\"");
-  expect_error(replace(minimal_profile, "[device]", "device = 5\n[devicex]"), "device", "expected a table");
-  expect_error("coils = 3\n" + replace(minimal_profile, "[[coils]]\naddress = 0\nname = \"c0\"\nvalue = true\n", ""),
+  expect_error(replace(minimal_profile, "table = \"holding\"", "table = \"coil\""),
+               "registers[0].table", "expected one of \"input\", \"holding\"");
+  expect_error(replace(minimal_profile, "[device]", "device = 5\n[devicex]"), "device",
+               "expected a table");
+  expect_error("coils = 3\n" + replace(minimal_profile,
+                                       "[[coils]]\naddress = 0\nname = \"c0\"\nvalue = true\n", ""),
                "coils", "expected an array of tables");
 }
 
 BOOST_AUTO_TEST_CASE(missing_and_out_of_range_values_are_rejected) {
-  expect_error(replace(minimal_profile, "schema = 1", "schema = 2"), "schema", "expected the integer 1, got integer 2");
+  expect_error(replace(minimal_profile, "schema = 1", "schema = 2"), "schema",
+               "expected the integer 1, got integer 2");
   expect_error(replace(minimal_profile, "schema = 1", ""), "schema", "missing");
-  expect_error(replace(minimal_profile, "name = \"m\"\n", ""), "device.name", "missing; expected a string");
-  expect_error(replace(minimal_profile, "value = 70000\n", ""), "registers[1].value", "missing; expected a number");
+  expect_error(replace(minimal_profile, "name = \"m\"\n", ""), "device.name",
+               "missing; expected a string");
+  expect_error(replace(minimal_profile, "value = 70000\n", ""), "registers[1].value",
+               "missing; expected a number");
   expect_error(replace(minimal_profile, "unit = 7", "unit = 0"), "device.unit", "1..247");
   expect_error(replace(minimal_profile, "unit = 7", "unit = 248"), "device.unit", "1..247");
-  expect_error(replace(minimal_profile, "data_bits = 8", "data_bits = 7"), "serial.data_bits", "expected the integer 8");
-  expect_error(replace(minimal_profile, "stop_bits = 1", "stop_bits = 3"), "serial.stop_bits", "1..2");
+  expect_error(replace(minimal_profile, "data_bits = 8", "data_bits = 7"), "serial.data_bits",
+               "expected the integer 8");
+  expect_error(replace(minimal_profile, "stop_bits = 1", "stop_bits = 3"), "serial.stop_bits",
+               "1..2");
   expect_error(replace(minimal_profile, "baud = 9600", "baud = 0"), "serial.baud", "50..4000000");
-  expect_error(replace(minimal_profile, "address = 1\n", "address = 65536\n"), "registers[1].address", "0..65535");
-  expect_error(replace(minimal_profile, "address = 1\n", "address = 65535\n"), "registers[1].address",
-               "runs past address 65535");
-  expect_error(minimal_profile + "[limits]\nmax_read_registers = 126\n", "limits.max_read_registers", "1..125");
-  expect_error(replace(minimal_profile, "value = 1\n", "value = 1\nscale = 0\n"), "registers[0].scale",
-               "expected a number > 0");
-  expect_error(replace(minimal_profile, "revision = \"2.0.9\"", "revision = \"\""), "identity.revision",
-               "non-empty");
-  expect_error(replace(minimal_profile, "revision = \"2.0.9\"", "revision = \"" + std::string(245, 'r') + "\""),
+  expect_error(replace(minimal_profile, "address = 1\n", "address = 65536\n"),
+               "registers[1].address", "0..65535");
+  expect_error(replace(minimal_profile, "address = 1\n", "address = 65535\n"),
+               "registers[1].address", "runs past address 65535");
+  expect_error(minimal_profile + "[limits]\nmax_read_registers = 126\n",
+               "limits.max_read_registers", "1..125");
+  expect_error(replace(minimal_profile, "value = 1\n", "value = 1\nscale = 0\n"),
+               "registers[0].scale", "expected a number > 0");
+  expect_error(replace(minimal_profile, "revision = \"2.0.9\"", "revision = \"\""),
+               "identity.revision", "non-empty");
+  expect_error(replace(minimal_profile, "revision = \"2.0.9\"",
+                       "revision = \"" + std::string(245, 'r') + "\""),
                "identity.revision", "at most 244 bytes");
 }
 
 BOOST_AUTO_TEST_CASE(values_that_do_not_fit_their_type_are_rejected) {
   expect_error(replace(minimal_profile, "value = 1\n", "value = 65536\n"), "registers[0].value",
                "does not fit type u16 (0..65535)");
-  expect_error(replace(minimal_profile, "value = 1\n", "value = -1\n"), "registers[0].value", "does not fit type u16");
-  expect_error(replace(minimal_profile, "value = 1\n", "value = 6553.6\nscale = 10\n"), "registers[0].value",
+  expect_error(replace(minimal_profile, "value = 1\n", "value = -1\n"), "registers[0].value",
                "does not fit type u16");
-  expect_error(replace(minimal_profile, "type = \"u16\"\nvalue = 1\n", "type = \"i16\"\nvalue = -40000\n"),
-               "registers[0].value", "does not fit type i16 (-32768..32767)");
-  expect_error(replace(minimal_profile, "value = 70000", "value = 4294967296"), "registers[1].value",
-               "does not fit type u32");
-  expect_error(replace(minimal_profile, "type = \"u32\"\nvalue = 70000", "type = \"f32\"\nvalue = 1e39"),
-               "registers[1].value", "does not fit type f32");
-  expect_error(replace(minimal_profile, "value = 70000", "value = inf"), "registers[1].value", "finite");
+  expect_error(replace(minimal_profile, "value = 1\n", "value = 6553.6\nscale = 10\n"),
+               "registers[0].value", "does not fit type u16");
+  expect_error(
+      replace(minimal_profile, "type = \"u16\"\nvalue = 1\n", "type = \"i16\"\nvalue = -40000\n"),
+      "registers[0].value", "does not fit type i16 (-32768..32767)");
+  expect_error(replace(minimal_profile, "value = 70000", "value = 4294967296"),
+               "registers[1].value", "does not fit type u32");
+  expect_error(
+      replace(minimal_profile, "type = \"u32\"\nvalue = 70000", "type = \"f32\"\nvalue = 1e39"),
+      "registers[1].value", "does not fit type f32");
+  expect_error(replace(minimal_profile, "value = 70000", "value = inf"), "registers[1].value",
+               "finite");
 }
 
 BOOST_AUTO_TEST_CASE(duplicate_and_overlapping_addresses_are_rejected) {
   // h1 is a u32 at 1..2: a register at 2 overlaps its low word.
-  expect_error(minimal_profile + "[[registers]]\ntable = \"holding\"\naddress = 2\nname = \"x\"\ntype = \"u16\"\nvalue = 0\n",
+  expect_error(minimal_profile +
+                   "[[registers]]\ntable = \"holding\"\naddress = 2\nname = \"x\"\ntype = "
+                   "\"u16\"\nvalue = 0\n",
                "registers[2].address", "overlaps registers[1]");
-  expect_error(minimal_profile + "[[registers]]\ntable = \"holding\"\naddress = 0\nname = \"x\"\ntype = \"u16\"\nvalue = 0\n",
+  expect_error(minimal_profile +
+                   "[[registers]]\ntable = \"holding\"\naddress = 0\nname = \"x\"\ntype = "
+                   "\"u16\"\nvalue = 0\n",
                "registers[2].address", "overlaps registers[0]");
   // A u32 starting just before another register overlaps it too.
   auto text = replace(minimal_profile, "address = 0\nname = \"h0\"", "address = 10\nname = \"h0\"");
-  expect_error(text + "[[registers]]\ntable = \"holding\"\naddress = 9\nname = \"x\"\ntype = \"i32\"\nvalue = 0\n",
+  expect_error(text +
+                   "[[registers]]\ntable = \"holding\"\naddress = 9\nname = \"x\"\ntype = "
+                   "\"i32\"\nvalue = 0\n",
                "registers[2].address", "holding register \"x\" at 9..10 overlaps registers[0]");
   // The same address in the other table is fine.
-  BOOST_CHECK_NO_THROW(parse_profile(
-      minimal_profile + "[[registers]]\ntable = \"input\"\naddress = 0\nname = \"x\"\ntype = \"u32\"\nvalue = 0\n",
-      "ok.toml"));
-  expect_error(minimal_profile + "[[coils]]\naddress = 0\nname = \"c1\"\nvalue = false\n", "coils[1].address",
-               "address 0 already used by coils[0]");
-  expect_error(minimal_profile + "[[coils]]\naddress = 1\nname = \"h0\"\nvalue = false\n", "coils[1].name",
-               "duplicate name \"h0\" (already used by registers[0])");
+  BOOST_CHECK_NO_THROW(
+      parse_profile(minimal_profile + "[[registers]]\ntable = \"input\"\naddress = 0\nname = "
+                                      "\"x\"\ntype = \"u32\"\nvalue = 0\n",
+                    "ok.toml"));
+  expect_error(minimal_profile + "[[coils]]\naddress = 0\nname = \"c1\"\nvalue = false\n",
+               "coils[1].address", "address 0 already used by coils[0]");
+  expect_error(minimal_profile + "[[coils]]\naddress = 1\nname = \"h0\"\nvalue = false\n",
+               "coils[1].name", "duplicate name \"h0\" (already used by registers[0])");
 }
 
 BOOST_AUTO_TEST_CASE(defects_table_is_checked) {
-  const auto profile = parse_profile(minimal_profile + "[defects]\nbad_crc_answered = true\ntcp_register_skew = false\n",
-                                     "d.toml");
+  const auto profile = parse_profile(
+      minimal_profile + "[defects]\nbad_crc_answered = true\ntcp_register_skew = false\n",
+      "d.toml");
   BOOST_TEST(profile.defects.has(Defect::bad_crc_answered));
   BOOST_TEST(!profile.defects.has(Defect::tcp_register_skew));
   BOOST_TEST(profile.defects.names() == std::vector<std::string>{"bad_crc_answered"});
@@ -308,6 +346,8 @@ BOOST_AUTO_TEST_CASE(json_dump_mirrors_the_profile) {
   BOOST_TEST(json["defects"].size() == all_defects.size());
   BOOST_TEST(json["defects"]["bad_crc_answered"] == false);
   const auto tcp_only = profile_to_json(parse_profile(
-      replace(minimal_profile, "[serial]\nbaud = 9600\ndata_bits = 8\nparity = \"even\"\nstop_bits = 1\n", ""), "t.toml"));
+      replace(minimal_profile,
+              "[serial]\nbaud = 9600\ndata_bits = 8\nparity = \"even\"\nstop_bits = 1\n", ""),
+      "t.toml"));
   BOOST_TEST(tcp_only["serial"].is_null());
 }

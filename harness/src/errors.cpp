@@ -9,7 +9,8 @@ std::string format_budget(std::chrono::nanoseconds budget) {
   using namespace std::chrono;
   if (budget >= seconds(1) && budget % milliseconds(1) == nanoseconds::zero())
     return fmt::format("{:.3f} s", duration<double>(budget).count());
-  if (budget >= milliseconds(1)) return fmt::format("{:.3f} ms", duration<double, std::milli>(budget).count());
+  if (budget >= milliseconds(1))
+    return fmt::format("{:.3f} ms", duration<double, std::milli>(budget).count());
   return fmt::format("{} us", duration_cast<microseconds>(budget).count());
 }
 

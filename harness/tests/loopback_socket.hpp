@@ -37,7 +37,8 @@ inline sockaddr_in loopback_address(std::uint16_t port) {
 inline std::uint16_t local_port(int fd) {
   sockaddr_in address{};
   socklen_t size = sizeof address;
-  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &size) != 0) fail_with_errno("getsockname");
+  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &size) != 0)
+    fail_with_errno("getsockname");
   return ntohs(address.sin_port);
 }
 
@@ -61,7 +62,8 @@ class LoopbackListener {
   /// Waits (at most the safety timeout) for one connection.
   UniqueFd accept() {
     pollfd descriptor{socket_.get(), POLLIN, 0};
-    const int ready = ::poll(&descriptor, 1, static_cast<int>(std::chrono::milliseconds(safety_timeout).count()));
+    const int ready =
+        ::poll(&descriptor, 1, static_cast<int>(std::chrono::milliseconds(safety_timeout).count()));
     if (ready <= 0) throw std::runtime_error("no connection to accept within the safety timeout");
     UniqueFd peer(::accept4(socket_.get(), nullptr, nullptr, SOCK_CLOEXEC));
     if (!peer) fail_with_errno("accept");
@@ -79,7 +81,8 @@ inline std::vector<std::uint8_t> receive_exact(int fd, std::size_t count) {
   std::size_t got = 0;
   while (got < count) {
     pollfd descriptor{fd, POLLIN, 0};
-    const int ready = ::poll(&descriptor, 1, static_cast<int>(std::chrono::milliseconds(safety_timeout).count()));
+    const int ready =
+        ::poll(&descriptor, 1, static_cast<int>(std::chrono::milliseconds(safety_timeout).count()));
     if (ready == 0) throw std::runtime_error("peer sent nothing within the safety timeout");
     if (ready < 0) {
       if (errno == EINTR) continue;

@@ -4,7 +4,6 @@
 // RTU framing is transport-agnostic: RTU frames over a TCP socket test the RTU client logic.
 #define BOOST_TEST_MODULE test_modbus_client
 #include <boost/test/unit_test.hpp>
-
 #include <functional>
 #include <future>
 #include <memory>
@@ -59,9 +58,16 @@ Bytes receive_request(int fd, Framing framing) {
   Bytes head = hilbench::test::receive_exact(fd, 2);
   if (head.size() < 2) return {};
   switch (head[1]) {
-    case 0x01: case 0x02: case 0x03: case 0x04: case 0x05: case 0x06: case 0x08:
+    case 0x01:
+    case 0x02:
+    case 0x03:
+    case 0x04:
+    case 0x05:
+    case 0x06:
+    case 0x08:
       return concat(head, hilbench::test::receive_exact(fd, 6));  // two 16-bit fields + CRC
-    case 0x0F: case 0x10: {
+    case 0x0F:
+    case 0x10: {
       head = concat(head, hilbench::test::receive_exact(fd, 5));  // address, quantity, byte count
       return concat(head, hilbench::test::receive_exact(fd, head.at(6) + 2U));
     }
@@ -75,9 +81,9 @@ Bytes receive_request(int fd, Framing framing) {
 class ScriptedServer {
  public:
   ScriptedServer(Framing framing, std::vector<Step> script)
-      : done_(std::async(std::launch::async, [this, framing, script = std::move(script)] {
-          serve(framing, script);
-        })) {}
+      : done_(std::async(std::launch::async,
+                         [this, framing, script = std::move(script)] { serve(framing, script); })) {
+  }
   ~ScriptedServer() {
     if (done_.valid()) done_.wait();
   }
@@ -122,11 +128,15 @@ class ScriptedServer {
 
 // ---- answers ------------------------------------------------------------------------------
 
-Bytes mbap_frame(std::uint16_t transaction_id, std::uint16_t protocol_id, std::uint8_t unit, const Bytes& pdu) {
+Bytes mbap_frame(std::uint16_t transaction_id, std::uint16_t protocol_id, std::uint8_t unit,
+                 const Bytes& pdu) {
   const auto length = static_cast<std::uint16_t>(pdu.size() + 1);
-  Bytes frame{static_cast<std::uint8_t>(transaction_id >> 8), static_cast<std::uint8_t>(transaction_id),
-              static_cast<std::uint8_t>(protocol_id >> 8),    static_cast<std::uint8_t>(protocol_id),
-              static_cast<std::uint8_t>(length >> 8),         static_cast<std::uint8_t>(length),
+  Bytes frame{static_cast<std::uint8_t>(transaction_id >> 8),
+              static_cast<std::uint8_t>(transaction_id),
+              static_cast<std::uint8_t>(protocol_id >> 8),
+              static_cast<std::uint8_t>(protocol_id),
+              static_cast<std::uint8_t>(length >> 8),
+              static_cast<std::uint8_t>(length),
               unit};
   return concat(frame, pdu);
 }
@@ -141,13 +151,16 @@ Bytes rtu_frame(std::uint8_t unit, const Bytes& pdu) {
 
 /// TCP: answers `pdu` with the request's transaction id and unit.
 Step tcp_answer(Bytes pdu) {
-  return {[pdu](const Bytes& request) { return mbap_frame(big_endian_u16(request, 0), 0, request.at(6), pdu); }};
+  return {[pdu](const Bytes& request) {
+    return mbap_frame(big_endian_u16(request, 0), 0, request.at(6), pdu);
+  }};
 }
 
 /// TCP: answers with a transaction id `offset` away from the request's.
 Step tcp_answer_with_id_offset(int offset, Bytes pdu) {
   return {[offset, pdu](const Bytes& request) {
-    return mbap_frame(static_cast<std::uint16_t>(big_endian_u16(request, 0) + offset), 0, request.at(6), pdu);
+    return mbap_frame(static_cast<std::uint16_t>(big_endian_u16(request, 0) + offset), 0,
+                      request.at(6), pdu);
   }};
 }
 
@@ -202,7 +215,9 @@ struct Bench {
   std::vector<Exchange> exchanges;
 };
 
-Bytes pdu_of_tcp_request(const ReceivedRequest& request) { return Bytes(request.frame.begin() + 7, request.frame.end()); }
+Bytes pdu_of_tcp_request(const ReceivedRequest& request) {
+  return Bytes(request.frame.begin() + 7, request.frame.end());
+}
 
 bool contains(const std::string& text, const std::string& part) {
   const bool found = text.find(part) != std::string::npos;
@@ -211,11 +226,14 @@ bool contains(const std::string& text, const std::string& part) {
 }
 
 auto mentions(std::string part) {
-  return [part = std::move(part)](const std::exception& error) { return contains(error.what(), part); };
+  return [part = std::move(part)](const std::exception& error) {
+    return contains(error.what(), part);
+  };
 }
 
 double milliseconds_since(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+      .count();
 }
 
 }  // namespace
@@ -227,11 +245,13 @@ BOOST_AUTO_TEST_SUITE(tcp)
 BOOST_AUTO_TEST_CASE(reads_holding_registers_and_records_the_exchange) {
   Bench bench(Framing::tcp, {tcp_answer({0x03, 0x06, 0x02, 0x2B, 0x00, 0x00, 0x00, 0x64})});
   const auto values = bench.client->read_holding_registers(0x006B, 3);
-  BOOST_TEST(values == (std::vector<std::uint16_t>{0x022B, 0x0000, 0x0064}), boost::test_tools::per_element());
+  BOOST_TEST(values == (std::vector<std::uint16_t>{0x022B, 0x0000, 0x0064}),
+             boost::test_tools::per_element());
   const auto& requests = bench.finish();
 
   BOOST_REQUIRE_EQUAL(requests.size(), 1U);
-  const Bytes expected_request{0x00, 0x01, 0x00, 0x00, 0x00, 0x06, unit_id, 0x03, 0x00, 0x6B, 0x00, 0x03};
+  const Bytes expected_request{0x00,    0x01, 0x00, 0x00, 0x00, 0x06,
+                               unit_id, 0x03, 0x00, 0x6B, 0x00, 0x03};
   BOOST_TEST(requests[0].frame == expected_request, boost::test_tools::per_element());
   BOOST_REQUIRE_EQUAL(bench.exchanges.size(), 1U);
   const Exchange& exchange = bench.exchanges[0];
@@ -249,42 +269,52 @@ BOOST_AUTO_TEST_CASE(reads_holding_registers_and_records_the_exchange) {
 }
 
 BOOST_AUTO_TEST_CASE(reads_input_registers_coils_and_discrete_inputs) {
-  Bench bench(Framing::tcp, {
-                                tcp_answer({0x04, 0x02, 0x00, 0x0A}),
-                                tcp_answer({0x01, 0x02, 0xCD, 0x01}),
-                                tcp_answer({0x02, 0x01, 0xFD}),  // padding bits above input 3 set
-                            });
+  Bench bench(Framing::tcp,
+              {
+                  tcp_answer({0x04, 0x02, 0x00, 0x0A}), tcp_answer({0x01, 0x02, 0xCD, 0x01}),
+                  tcp_answer({0x02, 0x01, 0xFD}),  // padding bits above input 3 set
+              });
   BOOST_TEST(bench.client->read_input_registers(8, 1) == (std::vector<std::uint16_t>{10}),
              boost::test_tools::per_element());
   const std::vector<bool> coils = bench.client->read_coils(19, 10);
-  BOOST_TEST(coils == (std::vector<bool>{true, false, true, true, false, false, true, true, true, false}),
-             boost::test_tools::per_element());
+  BOOST_TEST(
+      coils == (std::vector<bool>{true, false, true, true, false, false, true, true, true, false}),
+      boost::test_tools::per_element());
   BOOST_TEST(bench.client->read_discrete_inputs(196, 3) == (std::vector<bool>{true, false, true}),
              boost::test_tools::per_element());
   const auto& requests = bench.finish();
   BOOST_REQUIRE_EQUAL(requests.size(), 3U);
-  BOOST_TEST(pdu_of_tcp_request(requests[0]) == (Bytes{0x04, 0x00, 0x08, 0x00, 0x01}), boost::test_tools::per_element());
-  BOOST_TEST(pdu_of_tcp_request(requests[1]) == (Bytes{0x01, 0x00, 0x13, 0x00, 0x0A}), boost::test_tools::per_element());
-  BOOST_TEST(pdu_of_tcp_request(requests[2]) == (Bytes{0x02, 0x00, 0xC4, 0x00, 0x03}), boost::test_tools::per_element());
+  BOOST_TEST(pdu_of_tcp_request(requests[0]) == (Bytes{0x04, 0x00, 0x08, 0x00, 0x01}),
+             boost::test_tools::per_element());
+  BOOST_TEST(pdu_of_tcp_request(requests[1]) == (Bytes{0x01, 0x00, 0x13, 0x00, 0x0A}),
+             boost::test_tools::per_element());
+  BOOST_TEST(pdu_of_tcp_request(requests[2]) == (Bytes{0x02, 0x00, 0xC4, 0x00, 0x03}),
+             boost::test_tools::per_element());
   // Transaction ids count up from 1.
   BOOST_TEST(big_endian_u16(requests[2].frame, 0) == 3U);
 }
 
 BOOST_AUTO_TEST_CASE(writes_are_checked_against_their_echo) {
   Bench bench(Framing::tcp, {echo_request(), echo_request(), echo_request(),
-                             tcp_answer({0x0F, 0x00, 0x13, 0x00, 0x0A}), tcp_answer({0x10, 0x00, 0x01, 0x00, 0x02})});
+                             tcp_answer({0x0F, 0x00, 0x13, 0x00, 0x0A}),
+                             tcp_answer({0x10, 0x00, 0x01, 0x00, 0x02})});
   bench.client->write_single_coil(172, true);
   bench.client->write_single_coil(172, false);
   bench.client->write_single_register(1, 3);
-  bench.client->write_multiple_coils(19, {true, false, true, true, false, false, true, true, true, false});
+  bench.client->write_multiple_coils(
+      19, {true, false, true, true, false, false, true, true, true, false});
   bench.client->write_multiple_registers(1, {0x000A, 0x0102});
   const auto& requests = bench.finish();
   BOOST_REQUIRE_EQUAL(requests.size(), 5U);
-  BOOST_TEST(pdu_of_tcp_request(requests[0]) == (Bytes{0x05, 0x00, 0xAC, 0xFF, 0x00}), boost::test_tools::per_element());
-  BOOST_TEST(pdu_of_tcp_request(requests[1]) == (Bytes{0x05, 0x00, 0xAC, 0x00, 0x00}), boost::test_tools::per_element());
-  BOOST_TEST(pdu_of_tcp_request(requests[2]) == (Bytes{0x06, 0x00, 0x01, 0x00, 0x03}), boost::test_tools::per_element());
-  BOOST_TEST(pdu_of_tcp_request(requests[3]) == (Bytes{0x0F, 0x00, 0x13, 0x00, 0x0A, 0x02, 0xCD, 0x01}),
+  BOOST_TEST(pdu_of_tcp_request(requests[0]) == (Bytes{0x05, 0x00, 0xAC, 0xFF, 0x00}),
              boost::test_tools::per_element());
+  BOOST_TEST(pdu_of_tcp_request(requests[1]) == (Bytes{0x05, 0x00, 0xAC, 0x00, 0x00}),
+             boost::test_tools::per_element());
+  BOOST_TEST(pdu_of_tcp_request(requests[2]) == (Bytes{0x06, 0x00, 0x01, 0x00, 0x03}),
+             boost::test_tools::per_element());
+  BOOST_TEST(
+      pdu_of_tcp_request(requests[3]) == (Bytes{0x0F, 0x00, 0x13, 0x00, 0x0A, 0x02, 0xCD, 0x01}),
+      boost::test_tools::per_element());
   BOOST_TEST(pdu_of_tcp_request(requests[4]) ==
                  (Bytes{0x10, 0x00, 0x01, 0x00, 0x02, 0x04, 0x00, 0x0A, 0x01, 0x02}),
              boost::test_tools::per_element());
@@ -293,7 +323,8 @@ BOOST_AUTO_TEST_CASE(writes_are_checked_against_their_echo) {
 }
 
 BOOST_AUTO_TEST_CASE(exception_response_is_a_device_exception) {
-  Bench bench(Framing::tcp, {tcp_answer({0x83, 0x02}), tcp_answer({0x83, 0x02}), tcp_answer({0x90, 0x04})});
+  Bench bench(Framing::tcp,
+              {tcp_answer({0x83, 0x02}), tcp_answer({0x83, 0x02}), tcp_answer({0x90, 0x04})});
   BOOST_CHECK_EXCEPTION(bench.client->read_holding_registers(9000, 2), hilbench::DeviceException,
                         [](const hilbench::DeviceException& error) {
                           return error.function() == 0x03 && error.code() == 0x02 &&
@@ -320,9 +351,11 @@ BOOST_AUTO_TEST_CASE(exception_response_is_a_device_exception) {
 }
 
 BOOST_AUTO_TEST_CASE(malformed_exception_responses_are_protocol_errors) {
-  Bench bench(Framing::tcp, {tcp_answer({0x84, 0x02}), tcp_answer({0x83, 0x02, 0x00}), tcp_answer({0x83, 0x00})});
-  BOOST_CHECK_EXCEPTION(bench.client->read_holding_registers(0, 1), hilbench::ProtocolError,
-                        mentions("exception response function 0x84 does not answer request function 0x03"));
+  Bench bench(Framing::tcp,
+              {tcp_answer({0x84, 0x02}), tcp_answer({0x83, 0x02, 0x00}), tcp_answer({0x83, 0x00})});
+  BOOST_CHECK_EXCEPTION(
+      bench.client->read_holding_registers(0, 1), hilbench::ProtocolError,
+      mentions("exception response function 0x84 does not answer request function 0x03"));
   BOOST_CHECK_EXCEPTION(bench.client->read_holding_registers(0, 1), hilbench::ProtocolError,
                         mentions("malformed exception response: data 02 00"));
   BOOST_CHECK_EXCEPTION(bench.client->read_holding_registers(0, 1), hilbench::ProtocolError,
@@ -348,14 +381,16 @@ BOOST_AUTO_TEST_CASE(an_answer_to_another_transaction_is_a_protocol_error) {
 }
 
 BOOST_AUTO_TEST_CASE(bad_protocol_id_and_foreign_unit_are_protocol_errors) {
-  Bench bench(Framing::tcp, {
-                                {[](const Bytes& request) {
-                                  return mbap_frame(big_endian_u16(request, 0), 1, unit_id, {0x03, 0x02, 0x00, 0x01});
-                                }},
-                                {[](const Bytes& request) {
-                                  return mbap_frame(big_endian_u16(request, 0), 0, 0x12, {0x03, 0x02, 0x00, 0x01});
-                                }},
-                            });
+  Bench bench(
+      Framing::tcp,
+      {
+          {[](const Bytes& request) {
+            return mbap_frame(big_endian_u16(request, 0), 1, unit_id, {0x03, 0x02, 0x00, 0x01});
+          }},
+          {[](const Bytes& request) {
+            return mbap_frame(big_endian_u16(request, 0), 0, 0x12, {0x03, 0x02, 0x00, 0x01});
+          }},
+      });
   BOOST_CHECK_EXCEPTION(bench.client->read_holding_registers(0, 1), hilbench::ProtocolError,
                         mentions("MBAP protocol id is 1, Modbus requires 0"));
   BOOST_CHECK_EXCEPTION(bench.client->read_holding_registers(0, 1), hilbench::ProtocolError,
@@ -366,15 +401,16 @@ BOOST_AUTO_TEST_CASE(bad_protocol_id_and_foreign_unit_are_protocol_errors) {
 }
 
 BOOST_AUTO_TEST_CASE(responses_that_do_not_fit_the_request_are_protocol_errors) {
-  Bench bench(Framing::tcp, {
-                                tcp_answer({0x04, 0x02, 0x00, 0x01}),              // other function
-                                tcp_answer({0x03, 0x04, 0x00, 0x01, 0x00, 0x02}),  // count 2 for 1 register
-                                tcp_answer({0x03, 0x02, 0x00}),                    // byte count 2, 1 byte
-                                tcp_answer({0x01, 0x00}),                          // byte count 0 for 1 coil
-                                tcp_answer({0x06, 0x00, 0x01, 0x00, 0x04}),        // echoes another value
-                                tcp_answer({0x10, 0x00, 0x01, 0x00, 0x03}),        // echoes another quantity
-                                tcp_answer({0x05, 0x00, 0x01, 0xFF}),              // echo too short
-                            });
+  Bench bench(Framing::tcp,
+              {
+                  tcp_answer({0x04, 0x02, 0x00, 0x01}),              // other function
+                  tcp_answer({0x03, 0x04, 0x00, 0x01, 0x00, 0x02}),  // count 2 for 1 register
+                  tcp_answer({0x03, 0x02, 0x00}),                    // byte count 2, 1 byte
+                  tcp_answer({0x01, 0x00}),                          // byte count 0 for 1 coil
+                  tcp_answer({0x06, 0x00, 0x01, 0x00, 0x04}),        // echoes another value
+                  tcp_answer({0x10, 0x00, 0x01, 0x00, 0x03}),        // echoes another quantity
+                  tcp_answer({0x05, 0x00, 0x01, 0xFF}),              // echo too short
+              });
   BOOST_CHECK_EXCEPTION(bench.client->read_holding_registers(0, 1), hilbench::ProtocolError,
                         mentions("response function 0x04 does not answer request function 0x03"));
   BOOST_CHECK_EXCEPTION(bench.client->read_holding_registers(0, 1), hilbench::ProtocolError,
@@ -383,8 +419,9 @@ BOOST_AUTO_TEST_CASE(responses_that_do_not_fit_the_request_are_protocol_errors) 
                         mentions("byte count 2 but 1 data bytes follow"));
   BOOST_CHECK_EXCEPTION(bench.client->read_coils(0, 1), hilbench::ProtocolError,
                         mentions("byte count 0 where 1 was expected"));
-  BOOST_CHECK_EXCEPTION(bench.client->write_single_register(1, 3), hilbench::ProtocolError,
-                        mentions("does not echo address and value: sent 00 01 00 03, got 00 01 00 04"));
+  BOOST_CHECK_EXCEPTION(
+      bench.client->write_single_register(1, 3), hilbench::ProtocolError,
+      mentions("does not echo address and value: sent 00 01 00 03, got 00 01 00 04"));
   BOOST_CHECK_EXCEPTION(bench.client->write_multiple_registers(1, {1, 2}), hilbench::ProtocolError,
                         mentions("does not echo address and quantity"));
   BOOST_CHECK_EXCEPTION(bench.client->write_single_coil(1, true), hilbench::ProtocolError,
@@ -402,7 +439,8 @@ BOOST_AUTO_TEST_CASE(truncated_frame_times_out_with_what_arrived_recorded) {
   options.timeout = 200ms;
   Bench bench({{[](const Bytes& request) {
                  // The header promises 8 more bytes; only 3 come.
-                 Bytes frame = mbap_frame(big_endian_u16(request, 0), 0, unit_id, {0x03, 0x06, 0x00, 0x01, 0x00, 0x02, 0x00, 0x03});
+                 Bytes frame = mbap_frame(big_endian_u16(request, 0), 0, unit_id,
+                                          {0x03, 0x06, 0x00, 0x01, 0x00, 0x02, 0x00, 0x03});
                  frame.resize(7 + 3);
                  return frame;
                }},
@@ -413,7 +451,8 @@ BOOST_AUTO_TEST_CASE(truncated_frame_times_out_with_what_arrived_recorded) {
                         [](const hilbench::DeviceTimeout& error) {
                           return error.operation() == "read_holding_registers(0, 3)" &&
                                  error.deadline() == std::chrono::nanoseconds(200ms) &&
-                                 contains(error.what(), "read_exact(8): no answer: 3 of 8 bytes received");
+                                 contains(error.what(),
+                                          "read_exact(8): no answer: 3 of 8 bytes received");
                         });
   BOOST_TEST(milliseconds_since(started) >= 200.0);
   // The next transaction is not confused by the remains of the broken one.
@@ -446,7 +485,8 @@ BOOST_AUTO_TEST_CASE(silence_times_out_and_the_late_answer_is_skipped_once) {
                {[](const Bytes& request) {
                  // The late answer to request 1 arrives just before the answer to request 2.
                  const auto id = big_endian_u16(request, 0);
-                 return concat(mbap_frame(static_cast<std::uint16_t>(id - 1), 0, unit_id, {0x03, 0x02, 0x00, 0x01}),
+                 return concat(mbap_frame(static_cast<std::uint16_t>(id - 1), 0, unit_id,
+                                          {0x03, 0x02, 0x00, 0x01}),
                                mbap_frame(id, 0, unit_id, {0x03, 0x02, 0x00, 0x02}));
                }},
                tcp_answer_with_id_offset(-2, {0x03, 0x02, 0x00, 0x01})},  // request 1's id again
@@ -486,7 +526,8 @@ BOOST_AUTO_TEST_CASE(peer_closing_mid_transaction_is_a_transport_error) {
 BOOST_AUTO_TEST_CASE(bad_arguments_are_refused_before_anything_is_sent) {
   Bench bench(Framing::tcp, {tcp_answer({0x03, 0x02, 0x00, 0x07})});
   auto& client = *bench.client;
-  BOOST_CHECK_EXCEPTION(client.read_holding_registers(0, 0), hilbench::ConfigError, mentions("quantity 0 is outside 1..125"));
+  BOOST_CHECK_EXCEPTION(client.read_holding_registers(0, 0), hilbench::ConfigError,
+                        mentions("quantity 0 is outside 1..125"));
   BOOST_CHECK_EXCEPTION(client.read_holding_registers(0, 126), hilbench::ConfigError,
                         [](const hilbench::ConfigError& error) {
                           return error.operation() == "read_holding_registers(0, 126)" &&
@@ -494,17 +535,21 @@ BOOST_AUTO_TEST_CASE(bad_arguments_are_refused_before_anything_is_sent) {
                         });
   BOOST_CHECK_EXCEPTION(client.read_input_registers(65535, 2), hilbench::ConfigError,
                         mentions("addresses 65535..65536 run past the last address 65535"));
-  BOOST_CHECK_EXCEPTION(client.read_coils(0, 2001), hilbench::ConfigError, mentions("outside 1..2000"));
-  BOOST_CHECK_EXCEPTION(client.read_discrete_inputs(0, 0), hilbench::ConfigError, mentions("outside 1..2000"));
-  BOOST_CHECK_EXCEPTION(client.write_multiple_coils(0, {}), hilbench::ConfigError, mentions("outside 1..1968"));
-  BOOST_CHECK_EXCEPTION(client.write_multiple_coils(0, std::vector<bool>(1969)), hilbench::ConfigError,
+  BOOST_CHECK_EXCEPTION(client.read_coils(0, 2001), hilbench::ConfigError,
+                        mentions("outside 1..2000"));
+  BOOST_CHECK_EXCEPTION(client.read_discrete_inputs(0, 0), hilbench::ConfigError,
+                        mentions("outside 1..2000"));
+  BOOST_CHECK_EXCEPTION(client.write_multiple_coils(0, {}), hilbench::ConfigError,
                         mentions("outside 1..1968"));
-  BOOST_CHECK_EXCEPTION(client.write_multiple_registers(0, std::vector<std::uint16_t>(124)), hilbench::ConfigError,
-                        mentions("outside 1..123"));
+  BOOST_CHECK_EXCEPTION(client.write_multiple_coils(0, std::vector<bool>(1969)),
+                        hilbench::ConfigError, mentions("outside 1..1968"));
+  BOOST_CHECK_EXCEPTION(client.write_multiple_registers(0, std::vector<std::uint16_t>(124)),
+                        hilbench::ConfigError, mentions("outside 1..123"));
   BOOST_CHECK_EXCEPTION(client.write_multiple_registers(65500, std::vector<std::uint16_t>(100)),
                         hilbench::ConfigError, mentions("run past"));
   // The limits themselves are fine; only the one valid request reaches the server.
-  BOOST_TEST(client.read_holding_registers(65535, 1) == (std::vector<std::uint16_t>{7}), boost::test_tools::per_element());
+  BOOST_TEST(client.read_holding_registers(65535, 1) == (std::vector<std::uint16_t>{7}),
+             boost::test_tools::per_element());
   const auto& requests = bench.finish();
   BOOST_REQUIRE_EQUAL(requests.size(), 1U);
   BOOST_TEST(big_endian_u16(requests[0].frame, 0) == 1U);
@@ -512,10 +557,11 @@ BOOST_AUTO_TEST_CASE(bad_arguments_are_refused_before_anything_is_sent) {
 }
 
 BOOST_AUTO_TEST_CASE(device_identification_follows_more_follows) {
-  Bench bench(Framing::tcp,
-              {tcp_answer({0x2B, 0x0E, 0x01, 0x81, 0xFF, 0x02, 0x02, 0x00, 0x04, 'A', 'C', 'M', 'E', 0x01, 0x04, 'E',
-                           'M', '-', '1'}),
-               tcp_answer({0x2B, 0x0E, 0x01, 0x81, 0x00, 0x00, 0x01, 0x02, 0x04, 'v', '1', '.', '2'})});
+  Bench bench(
+      Framing::tcp,
+      {tcp_answer({0x2B, 0x0E, 0x01, 0x81, 0xFF, 0x02, 0x02, 0x00, 0x04, 'A', 'C', 'M', 'E', 0x01,
+                   0x04, 'E', 'M', '-', '1'}),
+       tcp_answer({0x2B, 0x0E, 0x01, 0x81, 0x00, 0x00, 0x01, 0x02, 0x04, 'v', '1', '.', '2'})});
   const modbus::DeviceIdentification identity = bench.client->read_device_identification();
   BOOST_TEST(identity.conformity_level == 0x81);
   BOOST_REQUIRE_EQUAL(identity.objects.size(), 3U);
@@ -524,24 +570,29 @@ BOOST_AUTO_TEST_CASE(device_identification_follows_more_follows) {
   BOOST_TEST(identity.objects.at(0x02) == "v1.2");
   const auto& requests = bench.finish();
   BOOST_REQUIRE_EQUAL(requests.size(), 2U);
-  BOOST_TEST(pdu_of_tcp_request(requests[0]) == (Bytes{0x2B, 0x0E, 0x01, 0x00}), boost::test_tools::per_element());
-  BOOST_TEST(pdu_of_tcp_request(requests[1]) == (Bytes{0x2B, 0x0E, 0x01, 0x02}), boost::test_tools::per_element());
+  BOOST_TEST(pdu_of_tcp_request(requests[0]) == (Bytes{0x2B, 0x0E, 0x01, 0x00}),
+             boost::test_tools::per_element());
+  BOOST_TEST(pdu_of_tcp_request(requests[1]) == (Bytes{0x2B, 0x0E, 0x01, 0x02}),
+             boost::test_tools::per_element());
   BOOST_REQUIRE_EQUAL(bench.exchanges.size(), 2U);
   BOOST_TEST(bench.exchanges[1].operation == "read_device_identification(basic, object 0x02)");
 }
 
 BOOST_AUTO_TEST_CASE(malformed_device_identification_is_a_protocol_error) {
-  Bench bench(Framing::tcp,
-              {
-                  tcp_answer({0x2B, 0x0E, 0x02, 0x02, 0x00, 0x00, 0x01, 0x00, 0x09, 'A', 'C'}),  // value cut short
-                  tcp_answer({0x2B, 0x0E, 0x02, 0x02, 0x00, 0x00, 0x02, 0x00, 0x01, 'A'}),       // object 2 missing
-                  tcp_answer({0x2B, 0x0E, 0x02, 0x02, 0x00, 0x00, 0x00, 0x55}),                   // trailing byte
-                  tcp_answer({0x2B, 0x0E, 0x02, 0x02, 0x55, 0x00, 0x00}),                         // bad "more follows"
-                  tcp_answer({0x2B, 0x0E, 0x01, 0x02, 0x00, 0x00, 0x00}),                         // wrong code echo
-                  tcp_answer({0x2B, 0x0D, 0x02, 0x02, 0x00, 0x00, 0x00}),                         // wrong MEI type
-                  tcp_answer({0x2B, 0x0E, 0x02}),                                                 // header cut short
-                  tcp_answer({0x2B, 0x0E, 0x02, 0x02, 0xFF, 0x00, 0x00}),  // next object 0 again: a loop
-              });
+  Bench bench(
+      Framing::tcp,
+      {
+          tcp_answer(
+              {0x2B, 0x0E, 0x02, 0x02, 0x00, 0x00, 0x01, 0x00, 0x09, 'A', 'C'}),  // value cut short
+          tcp_answer(
+              {0x2B, 0x0E, 0x02, 0x02, 0x00, 0x00, 0x02, 0x00, 0x01, 'A'}),  // object 2 missing
+          tcp_answer({0x2B, 0x0E, 0x02, 0x02, 0x00, 0x00, 0x00, 0x55}),      // trailing byte
+          tcp_answer({0x2B, 0x0E, 0x02, 0x02, 0x55, 0x00, 0x00}),            // bad "more follows"
+          tcp_answer({0x2B, 0x0E, 0x01, 0x02, 0x00, 0x00, 0x00}),            // wrong code echo
+          tcp_answer({0x2B, 0x0D, 0x02, 0x02, 0x00, 0x00, 0x00}),            // wrong MEI type
+          tcp_answer({0x2B, 0x0E, 0x02}),                                    // header cut short
+          tcp_answer({0x2B, 0x0E, 0x02, 0x02, 0xFF, 0x00, 0x00}),  // next object 0 again: a loop
+      });
   auto& client = *bench.client;
   const auto regular = modbus::DeviceIdCategory::regular;
   BOOST_CHECK_EXCEPTION(client.read_device_identification(regular), hilbench::ProtocolError,
@@ -562,8 +613,10 @@ BOOST_AUTO_TEST_CASE(malformed_device_identification_is_a_protocol_error) {
                         mentions("next object 0x00, which was already requested"));
   bench.finish();
   BOOST_REQUIRE_EQUAL(bench.exchanges.size(), 8U);
-  for (std::size_t index = 0; index < 7; ++index) BOOST_TEST(bench.exchanges[index].outcome == "protocol_error");
-  BOOST_TEST(bench.exchanges[7].outcome == "ok");  // well-formed answer; the loop is the client's finding
+  for (std::size_t index = 0; index < 7; ++index)
+    BOOST_TEST(bench.exchanges[index].outcome == "protocol_error");
+  BOOST_TEST(bench.exchanges[7].outcome ==
+             "ok");  // well-formed answer; the loop is the client's finding
 }
 
 BOOST_AUTO_TEST_SUITE_END()
@@ -577,7 +630,8 @@ BOOST_AUTO_TEST_CASE(reads_registers_by_exact_length_without_waiting_for_silence
   options.rtu_silence = 300ms;  // long enough that any wait for it would show
   Bench bench({rtu_answer(unit_id, {0x03, 0x06, 0x02, 0x2B, 0x00, 0x00, 0x00, 0x64})}, options);
   const auto started = std::chrono::steady_clock::now();
-  BOOST_TEST(bench.client->read_holding_registers(0x006B, 3) == (std::vector<std::uint16_t>{0x022B, 0, 0x64}),
+  BOOST_TEST(bench.client->read_holding_registers(0x006B, 3) ==
+                 (std::vector<std::uint16_t>{0x022B, 0, 0x64}),
              boost::test_tools::per_element());
   BOOST_TEST(milliseconds_since(started) < 300.0);
   const auto& requests = bench.finish();
@@ -587,14 +641,16 @@ BOOST_AUTO_TEST_CASE(reads_registers_by_exact_length_without_waiting_for_silence
   BOOST_REQUIRE_EQUAL(bench.exchanges.size(), 1U);
   BOOST_TEST(bench.exchanges[0].framing == "rtu");
   BOOST_TEST(bench.exchanges[0].outcome == "ok");
-  BOOST_TEST(bench.exchanges[0].response == rtu_frame(unit_id, {0x03, 0x06, 0x02, 0x2B, 0x00, 0x00, 0x00, 0x64}),
+  BOOST_TEST(bench.exchanges[0].response ==
+                 rtu_frame(unit_id, {0x03, 0x06, 0x02, 0x2B, 0x00, 0x00, 0x00, 0x64}),
              boost::test_tools::per_element());
 }
 
 BOOST_AUTO_TEST_CASE(waits_t35_after_the_last_frame_before_the_next_request) {
   modbus::ClientOptions options = options_for(Framing::rtu);
   options.rtu_silence = 150ms;
-  Bench bench({rtu_answer(unit_id, {0x06, 0x00, 0x01, 0x00, 0x03}), rtu_answer(unit_id, {0x06, 0x00, 0x01, 0x00, 0x04})},
+  Bench bench({rtu_answer(unit_id, {0x06, 0x00, 0x01, 0x00, 0x03}),
+               rtu_answer(unit_id, {0x06, 0x00, 0x01, 0x00, 0x04})},
               options);
   bench.client->write_single_register(1, 3);
   bench.client->write_single_register(1, 4);
@@ -606,12 +662,16 @@ BOOST_AUTO_TEST_CASE(waits_t35_after_the_last_frame_before_the_next_request) {
 }
 
 BOOST_AUTO_TEST_CASE(stale_bytes_before_a_request_are_discarded) {
-  Bench bench(Framing::rtu, {{[](const Bytes&) {
-                               return concat(rtu_frame(unit_id, {0x03, 0x02, 0x00, 0x01}), Bytes{0xDE, 0xAD, 0xBE});
-                             }},
-                             rtu_answer(unit_id, {0x03, 0x02, 0x00, 0x02})});
-  BOOST_TEST(bench.client->read_holding_registers(0, 1) == (std::vector<std::uint16_t>{1}), boost::test_tools::per_element());
-  BOOST_TEST(bench.client->read_holding_registers(0, 1) == (std::vector<std::uint16_t>{2}), boost::test_tools::per_element());
+  Bench bench(
+      Framing::rtu,
+      {{[](const Bytes&) {
+         return concat(rtu_frame(unit_id, {0x03, 0x02, 0x00, 0x01}), Bytes{0xDE, 0xAD, 0xBE});
+       }},
+       rtu_answer(unit_id, {0x03, 0x02, 0x00, 0x02})});
+  BOOST_TEST(bench.client->read_holding_registers(0, 1) == (std::vector<std::uint16_t>{1}),
+             boost::test_tools::per_element());
+  BOOST_TEST(bench.client->read_holding_registers(0, 1) == (std::vector<std::uint16_t>{2}),
+             boost::test_tools::per_element());
   bench.finish();
 }
 
@@ -661,8 +721,9 @@ BOOST_AUTO_TEST_CASE(unknown_function_lengths_are_read_until_silence) {
 }
 
 BOOST_AUTO_TEST_CASE(device_identification_over_rtu) {
-  Bench bench(Framing::rtu, {rtu_answer(unit_id, {0x2B, 0x0E, 0x01, 0x01, 0x00, 0x00, 0x03, 0x00, 0x04, 'A', 'C', 'M',
-                                                  'E', 0x01, 0x04, 'E', 'M', '-', '1', 0x02, 0x00})});
+  Bench bench(Framing::rtu,
+              {rtu_answer(unit_id, {0x2B, 0x0E, 0x01, 0x01, 0x00, 0x00, 0x03, 0x00, 0x04, 'A', 'C',
+                                    'M',  'E',  0x01, 0x04, 'E',  'M',  '-',  '1',  0x02, 0x00})});
   const auto identity = bench.client->read_device_identification(modbus::DeviceIdCategory::basic);
   BOOST_TEST(identity.conformity_level == 0x01);
   BOOST_TEST(identity.objects.at(0x00) == "ACME");
@@ -670,7 +731,8 @@ BOOST_AUTO_TEST_CASE(device_identification_over_rtu) {
   BOOST_TEST(identity.objects.at(0x02).empty());
   const auto& requests = bench.finish();
   BOOST_REQUIRE_EQUAL(requests.size(), 1U);
-  BOOST_TEST(requests[0].frame == rtu_frame(unit_id, {0x2B, 0x0E, 0x01, 0x00}), boost::test_tools::per_element());
+  BOOST_TEST(requests[0].frame == rtu_frame(unit_id, {0x2B, 0x0E, 0x01, 0x00}),
+             boost::test_tools::per_element());
 }
 
 BOOST_AUTO_TEST_CASE(broadcast_writes_await_no_answer) {
@@ -684,10 +746,12 @@ BOOST_AUTO_TEST_CASE(broadcast_writes_await_no_answer) {
   BOOST_CHECK_EXCEPTION(bench.client->read_holding_registers(0, 1), hilbench::ConfigError,
                         mentions("unit 0 is the RTU broadcast address"));
   bench.client->set_unit(unit_id);
-  BOOST_TEST(bench.client->read_holding_registers(0, 1) == (std::vector<std::uint16_t>{7}), boost::test_tools::per_element());
+  BOOST_TEST(bench.client->read_holding_registers(0, 1) == (std::vector<std::uint16_t>{7}),
+             boost::test_tools::per_element());
   const auto& requests = bench.finish();
   BOOST_REQUIRE_EQUAL(requests.size(), 2U);
-  BOOST_TEST(requests[0].frame == rtu_frame(0x00, {0x06, 0x00, 0x01, 0x00, 0x07}), boost::test_tools::per_element());
+  BOOST_TEST(requests[0].frame == rtu_frame(0x00, {0x06, 0x00, 0x01, 0x00, 0x07}),
+             boost::test_tools::per_element());
   BOOST_REQUIRE_EQUAL(bench.exchanges.size(), 2U);
   BOOST_TEST(bench.exchanges[0].outcome == "ok");
   BOOST_TEST(bench.exchanges[0].response.empty());
@@ -696,8 +760,9 @@ BOOST_AUTO_TEST_CASE(broadcast_writes_await_no_answer) {
 BOOST_AUTO_TEST_CASE(oversized_announcement_fails_without_waiting) {
   Bench bench(Framing::rtu, {raw_answer({unit_id, 0x03, 0xFF})});  // 3 + 255 + 2 = 260 > 256
   const auto started = std::chrono::steady_clock::now();
-  BOOST_CHECK_EXCEPTION(bench.client->read_holding_registers(0, 1), hilbench::ProtocolError,
-                        mentions("response announces 260 bytes, more than the 256-byte RTU maximum"));
+  BOOST_CHECK_EXCEPTION(
+      bench.client->read_holding_registers(0, 1), hilbench::ProtocolError,
+      mentions("response announces 260 bytes, more than the 256-byte RTU maximum"));
   BOOST_TEST(milliseconds_since(started) < 500.0);
   bench.finish();
 }
@@ -711,7 +776,8 @@ BOOST_AUTO_TEST_CASE(truncated_answer_times_out) {
   bench.finish();
   BOOST_REQUIRE_EQUAL(bench.exchanges.size(), 1U);
   BOOST_TEST(bench.exchanges[0].outcome == "timeout");
-  BOOST_TEST(bench.exchanges[0].response == (Bytes{unit_id, 0x03, 0x04}), boost::test_tools::per_element());
+  BOOST_TEST(bench.exchanges[0].response == (Bytes{unit_id, 0x03, 0x04}),
+             boost::test_tools::per_element());
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -1,7 +1,6 @@
 // The sans-io Modbus codec: CRC vectors, RTU and MBAP framing, RTU response lengths.
 #define BOOST_TEST_MODULE test_modbus_codec
 #include <boost/test/unit_test.hpp>
-
 #include <random>
 #include <stdexcept>
 #include <string>
@@ -52,7 +51,7 @@ BOOST_AUTO_TEST_CASE(known_vectors) {
   BOOST_TEST(modbus::crc16(Bytes{0x01, 0x03, 0x00, 0x00, 0x00, 0x0A}) == 0xCDC5);  // sent C5 CD
   BOOST_TEST(modbus::crc16(Bytes{0x11, 0x03, 0x00, 0x6B, 0x00, 0x03}) == 0x8776);  // spec example
   BOOST_TEST(modbus::crc16(ascii("123456789")) == 0x4B37);  // CRC-16/MODBUS check value
-  BOOST_TEST(modbus::crc16(Bytes{}) == 0xFFFF);              // the initial value
+  BOOST_TEST(modbus::crc16(Bytes{}) == 0xFFFF);             // the initial value
 }
 
 BOOST_AUTO_TEST_SUITE_END()
@@ -61,7 +60,8 @@ BOOST_AUTO_TEST_SUITE(rtu)
 
 BOOST_AUTO_TEST_CASE(encode_appends_crc_low_byte_first) {
   const Bytes adu = modbus::encode_rtu(0x01, {0x03, {0x00, 0x00, 0x00, 0x0A}});
-  BOOST_TEST(adu == (Bytes{0x01, 0x03, 0x00, 0x00, 0x00, 0x0A, 0xC5, 0xCD}), boost::test_tools::per_element());
+  BOOST_TEST(adu == (Bytes{0x01, 0x03, 0x00, 0x00, 0x00, 0x0A, 0xC5, 0xCD}),
+             boost::test_tools::per_element());
 }
 
 BOOST_AUTO_TEST_CASE(round_trips) {
@@ -83,8 +83,10 @@ BOOST_AUTO_TEST_CASE(round_trips) {
 }
 
 BOOST_AUTO_TEST_CASE(malformed_frames_are_rejected_with_a_reason) {
-  BOOST_CHECK_EXCEPTION(modbus::decode_rtu(Bytes{}), ProtocolError, mentions("shorter than the minimum 4"));
-  BOOST_CHECK_EXCEPTION(modbus::decode_rtu(Bytes{0x01, 0x03, 0xC5}), ProtocolError, mentions("3 bytes"));
+  BOOST_CHECK_EXCEPTION(modbus::decode_rtu(Bytes{}), ProtocolError,
+                        mentions("shorter than the minimum 4"));
+  BOOST_CHECK_EXCEPTION(modbus::decode_rtu(Bytes{0x01, 0x03, 0xC5}), ProtocolError,
+                        mentions("3 bytes"));
   BOOST_CHECK_EXCEPTION(modbus::decode_rtu(with_crc(Bytes(255, 0x01))), ProtocolError,
                         mentions("257 bytes exceeds the maximum 256"));
 
@@ -101,7 +103,8 @@ BOOST_AUTO_TEST_CASE(expected_response_lengths) {
   using Head = Bytes;
   BOOST_TEST(!modbus::expected_rtu_response_length(Head{}).has_value());
   BOOST_TEST(!modbus::expected_rtu_response_length(Head{0x01}).has_value());
-  BOOST_TEST(!modbus::expected_rtu_response_length(Head{0x01, 0x03}).has_value());  // needs byte count
+  BOOST_TEST(
+      !modbus::expected_rtu_response_length(Head{0x01, 0x03}).has_value());  // needs byte count
   BOOST_TEST(modbus::expected_rtu_response_length(Head{0x01, 0x03, 0x14}).value() == 25U);
   BOOST_TEST(modbus::expected_rtu_response_length(Head{0x01, 0x01, 0x02}).value() == 7U);
   BOOST_TEST(modbus::expected_rtu_response_length(Head{0x01, 0x02, 0x00}).value() == 5U);
@@ -162,7 +165,8 @@ BOOST_AUTO_TEST_CASE(encode_writes_the_mbap_header) {
 BOOST_AUTO_TEST_CASE(round_trips) {
   for (const std::uint16_t transaction_id : {0x0000, 0x0001, 0x8000, 0xFFFF}) {
     const modbus::Pdu pdu{0x04, {0x02, 0xBE, 0xEF}};
-    const modbus::TcpAdu decoded = modbus::decode_tcp(modbus::encode_tcp(transaction_id, 0xFF, pdu));
+    const modbus::TcpAdu decoded =
+        modbus::decode_tcp(modbus::encode_tcp(transaction_id, 0xFF, pdu));
     BOOST_TEST(decoded.transaction_id == transaction_id);
     BOOST_TEST(decoded.unit == 0xFF);
     BOOST_TEST(decoded.pdu.function == pdu.function);
@@ -180,7 +184,8 @@ BOOST_AUTO_TEST_CASE(malformed_frames_are_rejected_with_a_reason) {
                         mentions("7 bytes is shorter than the minimum 8"));
   Bytes bad_protocol = good;
   bad_protocol[3] = 0x01;
-  BOOST_CHECK_EXCEPTION(modbus::decode_tcp(bad_protocol), ProtocolError, mentions("protocol id is 1"));
+  BOOST_CHECK_EXCEPTION(modbus::decode_tcp(bad_protocol), ProtocolError,
+                        mentions("protocol id is 1"));
   Bytes length_too_small = good;
   length_too_small[5] = 0x04;
   BOOST_CHECK_EXCEPTION(modbus::decode_tcp(length_too_small), ProtocolError,
@@ -192,7 +197,8 @@ BOOST_AUTO_TEST_CASE(malformed_frames_are_rejected_with_a_reason) {
   truncated.pop_back();
   BOOST_CHECK_EXCEPTION(modbus::decode_tcp(truncated), ProtocolError, mentions("frame has 4"));
   const Bytes oversized = modbus::encode_tcp(1, 1, {0x03, Bytes(253, 0)});  // 261 bytes
-  BOOST_CHECK_EXCEPTION(modbus::decode_tcp(oversized), ProtocolError, mentions("261 bytes exceeds the maximum 260"));
+  BOOST_CHECK_EXCEPTION(modbus::decode_tcp(oversized), ProtocolError,
+                        mentions("261 bytes exceeds the maximum 260"));
 }
 
 BOOST_AUTO_TEST_CASE(encode_refuses_what_the_length_field_cannot_carry) {

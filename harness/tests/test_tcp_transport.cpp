@@ -1,10 +1,9 @@
 // TcpTransport over real loopback sockets: the peer is a thread in this test.
 #define BOOST_TEST_MODULE test_tcp_transport
-#include <boost/test/unit_test.hpp>
-
 #include <sys/socket.h>
 
 #include <atomic>
+#include <boost/test/unit_test.hpp>
 #include <future>
 #include <string>
 #include <thread>
@@ -39,7 +38,8 @@ TcpSettings loopback(std::uint16_t port) {
 
 // Milliseconds since `start`, as a plain number Boost.Test can print.
 double milliseconds_since(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+      .count();
 }
 
 bool message_contains(const std::exception& error, const std::string& part) {
@@ -211,7 +211,8 @@ BOOST_AUTO_TEST_CASE(peer_reset_makes_reads_and_writes_fail_without_sigpipe) {
   peer.join();
   BOOST_CHECK_THROW(transport.read_exact(1, Deadline::after(2s)), hilbench::ConnectionClosed);
   // The process survives writing to the dead connection (MSG_NOSIGNAL) and gets an error.
-  BOOST_CHECK_THROW(transport.write(bytes_of("late"), Deadline::after(1s)), hilbench::ConnectionClosed);
+  BOOST_CHECK_THROW(transport.write(bytes_of("late"), Deadline::after(1s)),
+                    hilbench::ConnectionClosed);
 }
 
 BOOST_AUTO_TEST_CASE(discard_input_drops_buffered_bytes_without_blocking) {
@@ -242,7 +243,8 @@ BOOST_AUTO_TEST_CASE(read_until_silence_and_delimiter_work_over_tcp) {
   LoopbackListener listener;
   PeerThread peer(listener, [](hilbench::UniqueFd& connection) {
     hilbench::test::send_all(connection.get(), "line one\r\nframe");
-    hilbench::test::receive_exact(connection.get(), 1);  // hold the connection until the client is done
+    hilbench::test::receive_exact(connection.get(),
+                                  1);  // hold the connection until the client is done
   });
   TcpTransport transport(loopback(listener.port()));
   const std::string delimiter = "\r\n";

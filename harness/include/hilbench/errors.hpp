@@ -71,7 +71,7 @@ class DeviceException : public HarnessError {
   DeviceException(ErrorContext context, std::uint8_t function, std::uint8_t code,
                   const std::string& detail);
   std::uint8_t function() const noexcept { return function_; }  ///< request function code
-  std::uint8_t code() const noexcept { return code_; }           ///< exception code (1..255)
+  std::uint8_t code() const noexcept { return code_; }          ///< exception code (1..255)
 
  private:
   std::uint8_t function_;

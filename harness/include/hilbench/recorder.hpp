@@ -3,9 +3,9 @@
 // until someone drains them, e.g. the pytest plugin moving exchanges into the journal after
 // each test. Keeps callbacks out of the I/O path: the sink only appends under a mutex.
 #include <functional>
-#include <utility>
 #include <memory>
 #include <mutex>
+#include <utility>
 #include <vector>
 
 namespace hilbench {

@@ -20,11 +20,11 @@
 // - Padding bits above the last requested coil/input are ignored, not judged.
 // - Transport errors are rethrown as the same type with the Modbus operation as context and
 //   the transport step in the detail ("read_exact(7): no answer: 0 of 7 bytes received").
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <set>
 #include <string_view>
-
-#include <fmt/format.h>
 
 #include "hilbench/errors.hpp"
 #include "hilbench/protocol/modbus.hpp"
@@ -37,8 +37,8 @@ using namespace std::chrono_literals;
 
 constexpr std::size_t max_rtu_adu = 256;
 constexpr std::size_t mbap_size = 7;
-constexpr std::uint16_t min_mbap_length = 2;    // unit id + function code
-constexpr std::uint16_t max_mbap_length = 254;  // unit id + 253-byte PDU
+constexpr std::uint16_t min_mbap_length = 2;          // unit id + function code
+constexpr std::uint16_t max_mbap_length = 254;        // unit id + 253-byte PDU
 constexpr Nanoseconds fallback_rtu_silence = 1750us;  // serial line spec, above 19200 baud
 constexpr std::size_t remembered_abandoned_ids = 8;
 
@@ -63,7 +63,8 @@ void append_big_endian_u16(Bytes& out, std::uint16_t value) {
 
 void append(Bytes& out, const Bytes& piece) { out.insert(out.end(), piece.begin(), piece.end()); }
 
-Pdu address_and_quantity_request(std::uint8_t function, std::uint16_t address, std::uint16_t quantity) {
+Pdu address_and_quantity_request(std::uint8_t function, std::uint16_t address,
+                                 std::uint16_t quantity) {
   Pdu request{function, {}};
   append_big_endian_u16(request.data, address);
   append_big_endian_u16(request.data, quantity);
@@ -98,7 +99,8 @@ DeviceIdentificationPage parse_device_identification(const Bytes& data, std::uin
   constexpr std::size_t header_size = 6;
   if (data.size() < header_size) {
     throw ProtocolError(context, fmt::format("device identification answer has {} data bytes, "
-                                             "the header alone needs {}", data.size(), header_size));
+                                             "the header alone needs {}",
+                                             data.size(), header_size));
   }
   if (data[0] != mei_device_identification) {
     throw ProtocolError(context, fmt::format("MEI type 0x{:02X} does not echo 0x0E", data[0]));
@@ -108,7 +110,8 @@ DeviceIdentificationPage parse_device_identification(const Bytes& data, std::uin
                                              data[1], read_code));
   }
   if (data[3] != more_follows_yes && data[3] != more_follows_no) {
-    throw ProtocolError(context, fmt::format("'more follows' is 0x{:02X}, must be 0x00 or 0xFF", data[3]));
+    throw ProtocolError(context,
+                        fmt::format("'more follows' is 0x{:02X}, must be 0x00 or 0xFF", data[3]));
   }
   DeviceIdentificationPage page;
   page.conformity_level = data[2];
@@ -119,8 +122,8 @@ DeviceIdentificationPage parse_device_identification(const Bytes& data, std::uin
   for (std::size_t object = 0; object < object_count; ++object) {
     if (at + 2 > data.size()) {
       throw ProtocolError(context, fmt::format("object {} of {}: header missing, answer ends "
-                                               "after {} data bytes", object + 1, object_count,
-                                               data.size()));
+                                               "after {} data bytes",
+                                               object + 1, object_count, data.size()));
     }
     const std::uint8_t id = data[at];
     const std::size_t length = data[at + 1];
@@ -129,8 +132,9 @@ DeviceIdentificationPage parse_device_identification(const Bytes& data, std::uin
       throw ProtocolError(context, fmt::format("object 0x{:02X} announces {} bytes, only {} follow",
                                                id, length, data.size() - at));
     }
-    page.objects.emplace_back(id, std::string(data.begin() + static_cast<std::ptrdiff_t>(at),
-                                              data.begin() + static_cast<std::ptrdiff_t>(at + length)));
+    page.objects.emplace_back(id,
+                              std::string(data.begin() + static_cast<std::ptrdiff_t>(at),
+                                          data.begin() + static_cast<std::ptrdiff_t>(at + length)));
     at += length;
   }
   if (at != data.size()) {
@@ -144,24 +148,29 @@ DeviceIdentificationPage parse_device_identification(const Bytes& data, std::uin
 void check_response_shape(const Pdu& request, const Pdu& response, const ErrorContext& context) {
   if (response.function != request.function) {
     throw ProtocolError(context, fmt::format("response function 0x{:02X} does not answer request "
-                                             "function 0x{:02X}", response.function, request.function));
+                                             "function 0x{:02X}",
+                                             response.function, request.function));
   }
   const Bytes& data = response.data;
   const auto check_byte_count = [&](std::size_t expected) {
     if (data.empty()) throw ProtocolError(context, "response has no byte count");
     if (data[0] != expected) {
-      throw ProtocolError(context, fmt::format("byte count {} where {} was expected", data[0], expected));
+      throw ProtocolError(context,
+                          fmt::format("byte count {} where {} was expected", data[0], expected));
     }
     if (data.size() != 1 + expected) {
-      throw ProtocolError(context, fmt::format("byte count {} but {} data bytes follow", data[0],
-                                               data.size() - 1));
+      throw ProtocolError(
+          context, fmt::format("byte count {} but {} data bytes follow", data[0], data.size() - 1));
     }
   };
   const auto check_echo = [&](std::size_t echoed_bytes, const char* what) {
-    const auto expected = std::span(request.data).first(std::min(echoed_bytes, request.data.size()));
-    if (data.size() != echoed_bytes || !std::equal(expected.begin(), expected.end(), data.begin())) {
-      throw ProtocolError(context, fmt::format("response does not echo {}: sent {:02X}, got {:02X}", what,
-                                               fmt::join(expected, " "), fmt::join(data, " ")));
+    const auto expected =
+        std::span(request.data).first(std::min(echoed_bytes, request.data.size()));
+    if (data.size() != echoed_bytes ||
+        !std::equal(expected.begin(), expected.end(), data.begin())) {
+      throw ProtocolError(context,
+                          fmt::format("response does not echo {}: sent {:02X}, got {:02X}", what,
+                                      fmt::join(expected, " "), fmt::join(data, " ")));
     }
   };
   switch (request.function) {
@@ -199,16 +208,21 @@ std::vector<bool> unpack_bits(const Bytes& data, std::uint16_t count) {
 
 std::vector<std::uint16_t> unpack_registers(const Bytes& data, std::uint16_t count) {
   std::vector<std::uint16_t> registers(count);
-  for (std::size_t index = 0; index < count; ++index) registers[index] = big_endian_u16(data, 1 + 2 * index);
+  for (std::size_t index = 0; index < count; ++index)
+    registers[index] = big_endian_u16(data, 1 + 2 * index);
   return registers;
 }
 
 const char* category_name(DeviceIdCategory category) {
   switch (category) {
-    case DeviceIdCategory::basic: return "basic";
-    case DeviceIdCategory::regular: return "regular";
-    case DeviceIdCategory::extended: return "extended";
-    case DeviceIdCategory::specific: return "specific";
+    case DeviceIdCategory::basic:
+      return "basic";
+    case DeviceIdCategory::regular:
+      return "regular";
+    case DeviceIdCategory::extended:
+      return "extended";
+    case DeviceIdCategory::specific:
+      return "specific";
   }
   return "unknown";
 }
@@ -223,7 +237,8 @@ std::string detail_in_operation(const HarnessError& failure, const std::string& 
 
 Client::Client(std::shared_ptr<Transport> transport, ClientOptions options)
     : transport_(std::move(transport)), options_(options) {
-  if (!transport_) throw ConfigError({"", "modbus client", std::nullopt}, "transport must not be null");
+  if (!transport_)
+    throw ConfigError({"", "modbus client", std::nullopt}, "transport must not be null");
 }
 
 // ---- typed requests -----------------------------------------------------------------------
@@ -231,32 +246,45 @@ Client::Client(std::shared_ptr<Transport> transport, ClientOptions options)
 std::vector<bool> Client::read_coils(std::uint16_t address, std::uint16_t count) {
   const std::string operation = fmt::format("read_coils({}, {})", address, count);
   require_quantity({transport_->name(), operation, std::nullopt}, count, max_read_bits, address);
-  return unpack_bits(checked_transact(address_and_quantity_request(function::read_coils, address, count),
-                                      operation).data, count);
+  return unpack_bits(
+      checked_transact(address_and_quantity_request(function::read_coils, address, count),
+                       operation)
+          .data,
+      count);
 }
 
 std::vector<bool> Client::read_discrete_inputs(std::uint16_t address, std::uint16_t count) {
   const std::string operation = fmt::format("read_discrete_inputs({}, {})", address, count);
   require_quantity({transport_->name(), operation, std::nullopt}, count, max_read_bits, address);
-  return unpack_bits(checked_transact(address_and_quantity_request(function::read_discrete_inputs,
-                                                                   address, count), operation).data,
-                     count);
+  return unpack_bits(
+      checked_transact(address_and_quantity_request(function::read_discrete_inputs, address, count),
+                       operation)
+          .data,
+      count);
 }
 
-std::vector<std::uint16_t> Client::read_holding_registers(std::uint16_t address, std::uint16_t count) {
+std::vector<std::uint16_t> Client::read_holding_registers(std::uint16_t address,
+                                                          std::uint16_t count) {
   const std::string operation = fmt::format("read_holding_registers({}, {})", address, count);
-  require_quantity({transport_->name(), operation, std::nullopt}, count, max_read_registers, address);
-  return unpack_registers(checked_transact(address_and_quantity_request(function::read_holding_registers,
-                                                                        address, count), operation).data,
-                          count);
+  require_quantity({transport_->name(), operation, std::nullopt}, count, max_read_registers,
+                   address);
+  return unpack_registers(
+      checked_transact(
+          address_and_quantity_request(function::read_holding_registers, address, count), operation)
+          .data,
+      count);
 }
 
-std::vector<std::uint16_t> Client::read_input_registers(std::uint16_t address, std::uint16_t count) {
+std::vector<std::uint16_t> Client::read_input_registers(std::uint16_t address,
+                                                        std::uint16_t count) {
   const std::string operation = fmt::format("read_input_registers({}, {})", address, count);
-  require_quantity({transport_->name(), operation, std::nullopt}, count, max_read_registers, address);
-  return unpack_registers(checked_transact(address_and_quantity_request(function::read_input_registers,
-                                                                        address, count), operation).data,
-                          count);
+  require_quantity({transport_->name(), operation, std::nullopt}, count, max_read_registers,
+                   address);
+  return unpack_registers(
+      checked_transact(address_and_quantity_request(function::read_input_registers, address, count),
+                       operation)
+          .data,
+      count);
 }
 
 void Client::write_single_coil(std::uint16_t address, bool value) {
@@ -264,7 +292,8 @@ void Client::write_single_coil(std::uint16_t address, bool value) {
   constexpr std::uint16_t coil_on = 0xFF00;  // the only two values the spec allows
   constexpr std::uint16_t coil_off = 0x0000;
   checked_transact(address_and_quantity_request(function::write_single_coil, address,
-                                                value ? coil_on : coil_off), operation);
+                                                value ? coil_on : coil_off),
+                   operation);
 }
 
 void Client::write_single_register(std::uint16_t address, std::uint16_t value) {
@@ -274,8 +303,10 @@ void Client::write_single_register(std::uint16_t address, std::uint16_t value) {
 }
 
 void Client::write_multiple_coils(std::uint16_t address, const std::vector<bool>& values) {
-  const std::string operation = fmt::format("write_multiple_coils({}, {} values)", address, values.size());
-  require_quantity({transport_->name(), operation, std::nullopt}, values.size(), max_write_coils, address);
+  const std::string operation =
+      fmt::format("write_multiple_coils({}, {} values)", address, values.size());
+  require_quantity({transport_->name(), operation, std::nullopt}, values.size(), max_write_coils,
+                   address);
   Pdu request = address_and_quantity_request(function::write_multiple_coils, address,
                                              static_cast<std::uint16_t>(values.size()));
   const std::size_t byte_count = byte_count_for_bits(values.size());
@@ -287,11 +318,12 @@ void Client::write_multiple_coils(std::uint16_t address, const std::vector<bool>
   checked_transact(request, operation);
 }
 
-void Client::write_multiple_registers(std::uint16_t address, const std::vector<std::uint16_t>& values) {
+void Client::write_multiple_registers(std::uint16_t address,
+                                      const std::vector<std::uint16_t>& values) {
   const std::string operation =
       fmt::format("write_multiple_registers({}, {} values)", address, values.size());
-  require_quantity({transport_->name(), operation, std::nullopt}, values.size(), max_write_registers,
-                   address);
+  require_quantity({transport_->name(), operation, std::nullopt}, values.size(),
+                   max_write_registers, address);
   Pdu request = address_and_quantity_request(function::write_multiple_registers, address,
                                              static_cast<std::uint16_t>(values.size()));
   request.data.push_back(static_cast<std::uint8_t>(2 * values.size()));
@@ -303,7 +335,8 @@ DeviceIdentification Client::read_device_identification(DeviceIdCategory categor
   const auto read_code = static_cast<std::uint8_t>(category);
   DeviceIdentification identification;
   std::set<std::uint8_t> requested_object_ids;
-  std::uint8_t object_id = 0;  // stream access starts at the first object; "specific" reads object 0
+  std::uint8_t object_id =
+      0;  // stream access starts at the first object; "specific" reads object 0
   // Each answer names the next object to ask for; a device that names one already asked for
   // would loop forever, so at most 256 requests are ever sent.
   while (true) {
@@ -311,23 +344,27 @@ DeviceIdentification Client::read_device_identification(DeviceIdCategory categor
     const std::string operation = fmt::format("read_device_identification({}, object 0x{:02X})",
                                               category_name(category), object_id);
     const Pdu response = checked_transact(
-        Pdu{function::encapsulated_interface, {mei_device_identification, read_code, object_id}}, operation);
+        Pdu{function::encapsulated_interface, {mei_device_identification, read_code, object_id}},
+        operation);
     const ErrorContext context{transport_->name(), operation, std::nullopt};
-    const DeviceIdentificationPage page = parse_device_identification(response.data, read_code, context);
+    const DeviceIdentificationPage page =
+        parse_device_identification(response.data, read_code, context);
     if (requested_object_ids.size() == 1) identification.conformity_level = page.conformity_level;
     for (const auto& [id, value] : page.objects) identification.objects[id] = value;
     if (!page.more_follows) return identification;
     if (requested_object_ids.contains(page.next_object_id)) {
-      throw ProtocolError(context, fmt::format("'more follows' names next object 0x{:02X}, which was "
-                                               "already requested", page.next_object_id));
+      throw ProtocolError(context,
+                          fmt::format("'more follows' names next object 0x{:02X}, which was "
+                                      "already requested",
+                                      page.next_object_id));
     }
     object_id = page.next_object_id;
   }
 }
 
 Pdu Client::transact(const Pdu& request) {
-  return raw_transact(request, fmt::format("transact(function 0x{:02X}, {} data bytes)", request.function,
-                                           request.data.size()));
+  return raw_transact(request, fmt::format("transact(function 0x{:02X}, {} data bytes)",
+                                           request.function, request.data.size()));
 }
 
 // ---- one transaction ----------------------------------------------------------------------
@@ -363,7 +400,8 @@ Pdu Client::run_transaction(const Pdu& request, const std::string& operation, bo
   const auto record = [&](const char* outcome, const std::string& error) {
     if (rtu) {
       rtu_line_active_ns_ = monotonic_ns();
-      rtu_line_suspect_ = std::string_view(outcome) != "ok" && std::string_view(outcome) != "exception";
+      rtu_line_suspect_ =
+          std::string_view(outcome) != "ok" && std::string_view(outcome) != "exception";
     }
     exchange.outcome = outcome;
     exchange.error = error;
@@ -371,16 +409,18 @@ Pdu Client::run_transaction(const Pdu& request, const std::string& operation, bo
   };
 
   try {
-    Pdu response = rtu ? exchange_rtu(request, deadline, exchange) : exchange_tcp(request, deadline, exchange);
+    Pdu response =
+        rtu ? exchange_rtu(request, deadline, exchange) : exchange_tcp(request, deadline, exchange);
     if (broadcast) {
       record("ok", "");
       return response;
     }
     if (check_response && response.is_exception()) {
       if (response.function != (request.function | 0x80U)) {
-        throw ProtocolError(context, fmt::format("exception response function 0x{:02X} does not answer "
-                                                 "request function 0x{:02X}", response.function,
-                                                 request.function));
+        throw ProtocolError(context,
+                            fmt::format("exception response function 0x{:02X} does not answer "
+                                        "request function 0x{:02X}",
+                                        response.function, request.function));
       }
       if (response.data.size() != 1 || response.data[0] == 0) {
         throw ProtocolError(context, fmt::format("malformed exception response: data {:02X}",
@@ -406,7 +446,8 @@ Pdu Client::run_transaction(const Pdu& request, const std::string& operation, bo
       // The rest of a bad answer may still be on the line: take it now (into the evidence)
       // so it cannot be mistaken for the next answer.
       try {
-        const auto rest = transport_->drain_until_quiet(rtu_frame_silence(), rtu_frame_silence(), deadline);
+        const auto rest =
+            transport_->drain_until_quiet(rtu_frame_silence(), rtu_frame_silence(), deadline);
         exchange.response.insert(exchange.response.end(), rest.bytes.begin(), rest.bytes.end());
       } catch (const HarnessError&) {
         // the transport failed too: the next request reports that
@@ -445,8 +486,9 @@ void Client::wait_for_rtu_line_idle(Deadline deadline) {
   const Nanoseconds first = rtu_line_suspect_ ? t35 : t35 - since_active;
   const auto drained = transport_->drain_until_quiet(t35, first, deadline);
   if (!drained.quiet) {
-    throw DeviceTimeout({transport_->name(), "", deadline.budget()},
-                        fmt::format("the line never fell idle for t3.5 ({} stray bytes)", drained.bytes.size()));
+    throw DeviceTimeout(
+        {transport_->name(), "", deadline.budget()},
+        fmt::format("the line never fell idle for t3.5 ({} stray bytes)", drained.bytes.size()));
   }
   rtu_line_suspect_ = false;
 }
@@ -467,14 +509,17 @@ Pdu Client::exchange_rtu(const Pdu& request, Deadline deadline, Exchange& exchan
   while (true) {
     if (const auto expected = expected_rtu_response_length(frame)) {
       if (*expected > max_rtu_adu) {
-        throw ProtocolError({}, fmt::format("response announces {} bytes, more than the {}-byte RTU maximum",
-                                            *expected, max_rtu_adu));
+        throw ProtocolError(
+            {}, fmt::format("response announces {} bytes, more than the {}-byte RTU maximum",
+                            *expected, max_rtu_adu));
       }
-      if (*expected > frame.size()) append(frame, transport_->read_exact(*expected - frame.size(), deadline));
+      if (*expected > frame.size())
+        append(frame, transport_->read_exact(*expected - frame.size(), deadline));
       break;
     }
     if (!rtu_response_length_computable(frame)) {
-      append(frame, transport_->read_until_silence(rtu_frame_silence(), max_rtu_adu - frame.size(), deadline));
+      append(frame, transport_->read_until_silence(rtu_frame_silence(), max_rtu_adu - frame.size(),
+                                                   deadline));
       break;
     }
     if (frame.size() >= max_rtu_adu) {
@@ -487,7 +532,8 @@ Pdu Client::exchange_rtu(const Pdu& request, Deadline deadline, Exchange& exchan
 
   auto [unit, response] = decode_rtu(frame);
   if (unit != options_.unit) {
-    throw ProtocolError({}, fmt::format("response from unit {} to a request for unit {}", unit, options_.unit));
+    throw ProtocolError(
+        {}, fmt::format("response from unit {} to a request for unit {}", unit, options_.unit));
   }
   return response;
 }
@@ -514,8 +560,8 @@ Pdu Client::exchange_tcp(const Pdu& request, Deadline deadline, Exchange& exchan
       exchange.response_ns = monotonic_ns();
       TcpAdu answer = decode_tcp(exchange.response);
       if (answer.transaction_id != transaction_id) {
-        const auto late = std::find(abandoned_transaction_ids_.begin(), abandoned_transaction_ids_.end(),
-                                    answer.transaction_id);
+        const auto late = std::find(abandoned_transaction_ids_.begin(),
+                                    abandoned_transaction_ids_.end(), answer.transaction_id);
         if (late != abandoned_transaction_ids_.end()) {
           abandoned_transaction_ids_.erase(late);
           exchange.response_ns = 0;
@@ -525,8 +571,8 @@ Pdu Client::exchange_tcp(const Pdu& request, Deadline deadline, Exchange& exchan
                                             answer.transaction_id, transaction_id));
       }
       if (answer.unit != options_.unit) {
-        throw ProtocolError({}, fmt::format("response from unit {} to a request for unit {}", answer.unit,
-                                            options_.unit));
+        throw ProtocolError({}, fmt::format("response from unit {} to a request for unit {}",
+                                            answer.unit, options_.unit));
       }
       return std::move(answer.pdu);
     }

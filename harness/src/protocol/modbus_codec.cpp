@@ -3,11 +3,11 @@
 // Encoders frame any PDU the framing can represent, oversized ones included: Client::transact
 // exists to send malformed requests on purpose. Decoders enforce the spec limits (RTU ADU
 // <= 256 bytes, TCP ADU <= 260 bytes) because they judge what a device sent.
+#include <fmt/format.h>
+
 #include <array>
 #include <limits>
 #include <stdexcept>
-
-#include <fmt/format.h>
 
 #include "hilbench/errors.hpp"
 #include "hilbench/protocol/modbus.hpp"
@@ -69,16 +69,26 @@ std::optional<std::size_t> device_identification_rtu_length(std::span<const std:
 
 std::string exception_name(std::uint8_t code) {
   switch (code) {
-    case exception_code::illegal_function: return "ILLEGAL FUNCTION";
-    case exception_code::illegal_data_address: return "ILLEGAL DATA ADDRESS";
-    case exception_code::illegal_data_value: return "ILLEGAL DATA VALUE";
-    case exception_code::server_device_failure: return "SERVER DEVICE FAILURE";
-    case exception_code::acknowledge: return "ACKNOWLEDGE";
-    case exception_code::server_device_busy: return "SERVER DEVICE BUSY";
-    case exception_code::memory_parity_error: return "MEMORY PARITY ERROR";
-    case exception_code::gateway_path_unavailable: return "GATEWAY PATH UNAVAILABLE";
-    case exception_code::gateway_target_failed: return "GATEWAY TARGET DEVICE FAILED TO RESPOND";
-    default: return "UNKNOWN";
+    case exception_code::illegal_function:
+      return "ILLEGAL FUNCTION";
+    case exception_code::illegal_data_address:
+      return "ILLEGAL DATA ADDRESS";
+    case exception_code::illegal_data_value:
+      return "ILLEGAL DATA VALUE";
+    case exception_code::server_device_failure:
+      return "SERVER DEVICE FAILURE";
+    case exception_code::acknowledge:
+      return "ACKNOWLEDGE";
+    case exception_code::server_device_busy:
+      return "SERVER DEVICE BUSY";
+    case exception_code::memory_parity_error:
+      return "MEMORY PARITY ERROR";
+    case exception_code::gateway_path_unavailable:
+      return "GATEWAY PATH UNAVAILABLE";
+    case exception_code::gateway_target_failed:
+      return "GATEWAY TARGET DEVICE FAILED TO RESPOND";
+    default:
+      return "UNKNOWN";
   }
 }
 
@@ -109,11 +119,12 @@ std::pair<std::uint8_t, Pdu> decode_rtu(std::span<const std::uint8_t> adu) {
                                      adu.size(), min_rtu_adu));
   }
   if (adu.size() > max_rtu_adu) {
-    reject("decode_rtu", fmt::format("RTU frame of {} bytes exceeds the maximum {}", adu.size(),
-                                     max_rtu_adu));
+    reject("decode_rtu",
+           fmt::format("RTU frame of {} bytes exceeds the maximum {}", adu.size(), max_rtu_adu));
   }
   const auto body = adu.first(adu.size() - rtu_crc_size);
-  const auto received = static_cast<std::uint16_t>(adu[adu.size() - 2] | (adu[adu.size() - 1] << 8));
+  const auto received =
+      static_cast<std::uint16_t>(adu[adu.size() - 2] | (adu[adu.size() - 1] << 8));
   const std::uint16_t computed = crc16(body);
   if (received != computed) {
     reject("decode_rtu", fmt::format("CRC mismatch: frame carries 0x{:04X}, computed 0x{:04X}",
@@ -148,8 +159,8 @@ TcpAdu decode_tcp(std::span<const std::uint8_t> adu) {
                                      adu.size(), min_tcp_adu));
   }
   if (adu.size() > max_tcp_adu) {
-    reject("decode_tcp", fmt::format("TCP ADU of {} bytes exceeds the maximum {}", adu.size(),
-                                     max_tcp_adu));
+    reject("decode_tcp",
+           fmt::format("TCP ADU of {} bytes exceeds the maximum {}", adu.size(), max_tcp_adu));
   }
   const std::uint16_t protocol_id = big_endian_u16(adu, 2);
   if (protocol_id != 0) {
@@ -157,8 +168,8 @@ TcpAdu decode_tcp(std::span<const std::uint8_t> adu) {
   }
   const std::uint16_t length = big_endian_u16(adu, 4);
   if (length != adu.size() - 6) {
-    reject("decode_tcp", fmt::format("MBAP length field says {} bytes follow, frame has {}",
-                                     length, adu.size() - 6));
+    reject("decode_tcp", fmt::format("MBAP length field says {} bytes follow, frame has {}", length,
+                                     adu.size() - 6));
   }
   return TcpAdu{big_endian_u16(adu, 0), adu[6], Pdu{adu[7], Bytes(adu.begin() + 8, adu.end())}};
 }

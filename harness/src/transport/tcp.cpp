@@ -3,6 +3,7 @@
 // oversleeps the deadline by the millisecond rounding poll would need).
 #include "hilbench/transport/tcp.hpp"
 
+#include <fmt/format.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -15,8 +16,6 @@
 #include <cstring>
 #include <ctime>
 #include <memory>
-
-#include <fmt/format.h>
 
 #include "hilbench/errors.hpp"
 
@@ -71,7 +70,8 @@ TcpTransport::TcpTransport(TcpSettings settings) : settings_(std::move(settings)
   const int resolved = ::getaddrinfo(settings_.host.c_str(), service.c_str(), &hints, &raw_list);
   const AddrinfoList addresses(raw_list);
   if (resolved != 0) {
-    const std::string reason = resolved == EAI_SYSTEM ? errno_text(errno) : ::gai_strerror(resolved);
+    const std::string reason =
+        resolved == EAI_SYSTEM ? errno_text(errno) : ::gai_strerror(resolved);
     throw PortNotFound({name(), "connect", std::nullopt},
                        fmt::format("cannot resolve host '{}': {}", settings_.host, reason));
   }
@@ -81,7 +81,8 @@ TcpTransport::TcpTransport(TcpSettings settings) : settings_(std::move(settings)
   int last_error = 0;
   bool timed_out = false;
   for (const addrinfo* address = addresses.get(); address != nullptr; address = address->ai_next) {
-    UniqueFd candidate(::socket(address->ai_family, address->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
+    UniqueFd candidate(::socket(address->ai_family,
+                                address->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
                                 address->ai_protocol));
     if (!candidate) {
       last_error = errno;
@@ -94,8 +95,8 @@ TcpTransport::TcpTransport(TcpSettings settings) : settings_(std::move(settings)
       continue;
     }
     if (result != 0) {
-      if (wait_for(candidate.get(), POLLOUT, deadline, {name(), "connect", settings_.connect_timeout}) ==
-          WaitResult::deadline_passed) {
+      if (wait_for(candidate.get(), POLLOUT, deadline,
+                   {name(), "connect", settings_.connect_timeout}) == WaitResult::deadline_passed) {
         timed_out = true;
         break;  // the budget is spent for every remaining address too
       }
@@ -118,9 +119,10 @@ TcpTransport::TcpTransport(TcpSettings settings) : settings_(std::move(settings)
       throw DeviceTimeout({name(), "connect", settings_.connect_timeout},
                           fmt::format("no answer from {}", endpoint));
     }
-    throw TransportError({name(), "connect", std::nullopt},
-                         fmt::format("cannot connect to {}: {}", endpoint,
-                                     last_error != 0 ? errno_text(last_error) : "no usable address"));
+    throw TransportError(
+        {name(), "connect", std::nullopt},
+        fmt::format("cannot connect to {}: {}", endpoint,
+                    last_error != 0 ? errno_text(last_error) : "no usable address"));
   }
 
   if (settings_.no_delay) {

@@ -1,9 +1,9 @@
 #include "hilbench/transport/transport.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <array>
-
-#include <fmt/format.h>
 
 #include "hilbench/errors.hpp"
 
@@ -11,7 +11,8 @@ namespace hilbench {
 
 std::size_t Transport::read_some(std::span<std::uint8_t> buf, Deadline deadline) {
   const std::size_t n = do_read(buf, deadline);
-  if (n > 0 && sink_) sink_(Chunk{Direction::rx, monotonic_ns(), Bytes(buf.begin(), buf.begin() + n)});
+  if (n > 0 && sink_)
+    sink_(Chunk{Direction::rx, monotonic_ns(), Bytes(buf.begin(), buf.begin() + n)});
   return n;
 }
 
@@ -59,7 +60,8 @@ Bytes Transport::read_until(std::span<const std::uint8_t> delimiter, std::size_t
     }
     out.push_back(byte[0]);
     if (!delimiter.empty() && out.size() >= delimiter.size() &&
-        std::equal(delimiter.begin(), delimiter.end(), out.end() - static_cast<std::ptrdiff_t>(delimiter.size())))
+        std::equal(delimiter.begin(), delimiter.end(),
+                   out.end() - static_cast<std::ptrdiff_t>(delimiter.size())))
       return out;
     if (out.size() >= max_bytes) {
       throw ProtocolError({name(), "read_until", std::nullopt},
@@ -71,9 +73,11 @@ Bytes Transport::read_until(std::span<const std::uint8_t> delimiter, std::size_t
 Bytes Transport::read_until_silence(Nanoseconds silence, std::size_t max_bytes, Deadline deadline) {
   Bytes out;
   std::array<std::uint8_t, 256> buf{};
-  const std::size_t first = read_some(std::span(buf).first(std::min(buf.size(), max_bytes)), deadline);
+  const std::size_t first =
+      read_some(std::span(buf).first(std::min(buf.size(), max_bytes)), deadline);
   if (first == 0) {
-    throw DeviceTimeout({name(), "read_until_silence", deadline.budget()}, "no answer: 0 bytes received");
+    throw DeviceTimeout({name(), "read_until_silence", deadline.budget()},
+                        "no answer: 0 bytes received");
   }
   out.insert(out.end(), buf.begin(), buf.begin() + static_cast<std::ptrdiff_t>(first));
   while (out.size() < max_bytes) {
@@ -108,7 +112,8 @@ Transport::Drained Transport::drain_until_quiet(Nanoseconds quiet, Nanoseconds f
       drained.quiet = window_end.when() < deadline.when() || !deadline.expired();
       return drained;
     }
-    drained.bytes.insert(drained.bytes.end(), buf.begin(), buf.begin() + static_cast<std::ptrdiff_t>(n));
+    drained.bytes.insert(drained.bytes.end(), buf.begin(),
+                         buf.begin() + static_cast<std::ptrdiff_t>(n));
     window = quiet;
   }
 }

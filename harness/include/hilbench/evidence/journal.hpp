@@ -14,11 +14,10 @@
 #include <cstdint>
 #include <filesystem>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
-
-#include <nlohmann/json.hpp>
 
 #include "hilbench/unique_fd.hpp"
 
@@ -59,12 +58,12 @@ class Journal {
 };
 
 struct VerifyReport {
-  bool ok = false;          ///< chain intact (and sealed, when sealing was required)
+  bool ok = false;  ///< chain intact (and sealed, when sealing was required)
   bool sealed = false;
-  std::uint64_t records = 0;  ///< valid records before the first problem
+  std::uint64_t records = 0;                    ///< valid records before the first problem
   std::optional<std::uint64_t> first_bad_line;  ///< 1-based line number of the first problem
-  std::string problem;      ///< what is wrong there, empty when ok
-  std::string head_hash;    ///< hash of the last valid record
+  std::string problem;                          ///< what is wrong there, empty when ok
+  std::string head_hash;                        ///< hash of the last valid record
 };
 
 /// Walks the chain and reports the first broken link: a line that is not canonical JSON,

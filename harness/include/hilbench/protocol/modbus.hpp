@@ -90,9 +90,9 @@ struct Exchange {
   std::string framing;    ///< "rtu" | "tcp"
   std::uint8_t unit = 0;
   std::uint8_t function = 0;
-  std::string operation;   ///< e.g. "read_holding_registers(0, 10)"
-  Bytes request;           ///< full ADU sent
-  Bytes response;          ///< full ADU received (may be partial or empty on error)
+  std::string operation;         ///< e.g. "read_holding_registers(0, 10)"
+  Bytes request;                 ///< full ADU sent
+  Bytes response;                ///< full ADU received (may be partial or empty on error)
   std::int64_t request_ns = 0;   ///< monotonic ns when the request was written
   std::int64_t response_ns = 0;  ///< monotonic ns when the response was complete (0: none)
   std::string outcome;  ///< "ok" | "exception" | "timeout" | "protocol_error" | "transport_error"
@@ -113,7 +113,7 @@ enum class Framing : std::uint8_t { rtu, tcp };
 
 struct ClientOptions {
   Framing framing = Framing::tcp;
-  std::uint8_t unit = 1;                        ///< slave address / unit identifier
+  std::uint8_t unit = 1;                          ///< slave address / unit identifier
   Nanoseconds timeout = std::chrono::seconds(1);  ///< per transaction, request to last byte
   /// RTU only: end-of-frame silence; 0 = derive t3.5 from the serial transport's settings.
   Nanoseconds rtu_silence = Nanoseconds::zero();

@@ -23,7 +23,7 @@ struct SerialSettings {
 
 /// Modem-control lines as the port reports them (true = asserted).
 struct ModemLines {
-  bool dtr = false, rts = false;                      // outputs
+  bool dtr = false, rts = false;                           // outputs
   bool cts = false, dsr = false, dcd = false, ri = false;  // inputs
 };
 

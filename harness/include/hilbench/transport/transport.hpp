@@ -67,7 +67,7 @@ class Transport {
   /// wait) or the deadline passes. The first quiet window may be shorter (`first_quiet`: part
   /// of it already elapsed). Dropped bytes reach the chunk sink like any other.
   struct Drained {
-    Bytes bytes;       ///< what was dropped
+    Bytes bytes;         ///< what was dropped
     bool quiet = false;  ///< false: the deadline passed while the line was still active
   };
   Drained drain_until_quiet(Nanoseconds quiet, Nanoseconds first_quiet, Deadline deadline);
