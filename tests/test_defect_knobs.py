@@ -42,6 +42,9 @@ def test_defect_knob_fails_its_test_and_names_its_requirements(tmp_path, knob):
                          if rid in SUITE_REQUIREMENTS})
     assert {rid for rid, s in statuses.items() if s == "failed"} == failing
     assert all(statuses[rid] == "passed" for rid in SUITE_REQUIREMENTS - failing), statuses
+    # ...and the report says which knob was on, so no one mistakes it for the device's fault.
+    assert load_report(evidence, "EU")["duts"][0]["defects"] == [knob]
+    assert f"<code>{knob}</code>" in (evidence / "reports" / "report-EU.html").read_text()
 
 
 def test_default_bench_passes_every_suite_requirement(tmp_path):

@@ -22,8 +22,8 @@ STATUS_LEGEND = {
 FRAME_FIELDS = ("request_hex", "response_hex")
 KEY_FIELDS = {
     "run_started": ("run_id", "hilbench_version", "markets", "seed", "bench", "catalog_version"),
-    "dut": ("name", "kind", "emulated", "profile", "profile_sha256", "declared_identity",
-            "endpoints"),
+    "dut": ("name", "kind", "emulated", "defects", "profile", "profile_sha256",
+            "declared_identity", "endpoints"),
     "test_started": ("nodeid", "requirements", "duts"),
     "exchange": ("nodeid", "dut", "transport", "framing", "unit", "function", "operation",
                  "outcome", "error", "request_ns", "response_ns"),
@@ -93,6 +93,8 @@ def duts(run: Run) -> list[dict[str, Any]]:
             "declared_identity": (dict(sorted(identity.items()))
                                   if isinstance(identity, dict) else {}),
             "endpoints": data.get("endpoints") if isinstance(data.get("endpoints"), list) else [],
+            "defects": [str(d) for d in data.get("defects") or [] if isinstance(d, str)]
+            if isinstance(data.get("defects"), list) else [],
             "seq": record.seq, "hash": record.hash,
         })
     return out
