@@ -8,13 +8,15 @@ Thread-safety: one test thread at a time (as the clients it hands out).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal, cast
 
 from ._core import ConfigError, ModbusClient, SerialTransport, TcpTransport, Transport
 from .bench import DeviceSpec, SerialEndpoint, TcpEndpoint, register_driver
 from .emulation import use_umockdev_dir
 
 INTERFACES = ("rtu", "tcp")
+# Validated by the bench/profile loaders before it gets here.
+Parity = Literal["none", "odd", "even", "mark", "space"]
 
 
 @register_driver("modbus")
@@ -58,7 +60,8 @@ class ModbusDevice:
             if endpoint.umockdev_dir:
                 use_umockdev_dir(endpoint.umockdev_dir)
             self._transports["rtu"] = SerialTransport(endpoint.port, baud=endpoint.baud,
-                                                      data_bits=endpoint.data_bits, parity=endpoint.parity,
+                                                      data_bits=endpoint.data_bits,
+                                                      parity=cast(Parity, endpoint.parity),
                                                       stop_bits=endpoint.stop_bits)
         transport = self._transports["rtu"]
         assert isinstance(transport, SerialTransport)
@@ -78,7 +81,8 @@ class ModbusDevice:
         """The Modbus client on `interface` ("rtu" or "tcp"); opened on first use."""
         if interface not in self._clients:
             transport = self.serial_transport() if interface == "rtu" else self.tcp_transport()
-            self._clients[interface] = ModbusClient(transport, framing=interface, unit=self.profile.unit,
+            framing: Literal["rtu", "tcp"] = "rtu" if interface == "rtu" else "tcp"
+            self._clients[interface] = ModbusClient(transport, framing=framing, unit=self.profile.unit,
                                                     timeout=self.timeout)
         return self._clients[interface]
 

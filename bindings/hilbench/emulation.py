@@ -18,7 +18,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, BinaryIO, Sequence
 
 from ._core import ConfigError, DeviceTimeout, HarnessError
 
@@ -83,7 +83,7 @@ class ChildProcess:
         self.log_path = log_path
         self.ready: dict[str, Any] = {}
         self._process: subprocess.Popen[bytes] | None = None
-        self._log = None
+        self._log: BinaryIO | None = None
 
     def start(self, timeout: float = 10.0) -> dict[str, Any]:
         if self.log_path is not None:

@@ -24,11 +24,11 @@ class _Slot:
 
 class LiveBench:
     def __init__(self, spec: BenchSpec, log_dir: Path, timeout: float = 1.0,
-                 on_event: Callable[[str, dict[str, Any]], None] | None = None) -> None:
+                 on_event: Callable[[str, dict[str, Any]], object] | None = None) -> None:
         self.spec = spec
         self.log_dir = log_dir
         self.timeout = timeout
-        self._on_event = on_event or (lambda kind, data: None)
+        self._on_event: Callable[[str, dict[str, Any]], object] = on_event or (lambda kind, data: None)
         self._slots: dict[str, _Slot] = {}
 
     def start(self) -> None:
