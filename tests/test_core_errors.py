@@ -57,6 +57,9 @@ def test_device_that_never_answers_times_out_naming_the_deadline(silent_server):
 
 
 def _serve_once(reply: bytes) -> tuple[socket.socket, int]:
+    """A scripted peer on a real loopback socket. Hand-written on purpose: no real device or
+    peer implementation (emulator, pymodbus) sends a corrupt CRC, a wrong protocol id or a
+    truncated frame on demand, and those are what these tests feed the client."""
     server = socket.create_server(("127.0.0.1", 0))
 
     def answer() -> None:

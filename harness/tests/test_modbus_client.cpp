@@ -2,6 +2,9 @@
 // The server frames its answers by hand (only the CRC comes from the codec, whose known
 // vectors test_modbus_codec checks), so client and server do not share framing bugs.
 // RTU framing is transport-agnostic: RTU frames over a TCP socket test the RTU client logic.
+// Scripted rather than a real device: malformed answers (wrong ids, echoes, lengths, CRCs)
+// on demand are the point, and no real peer produces them; tests/test_cross_pymodbus.py
+// checks the client against an independent implementation instead.
 #define BOOST_TEST_MODULE test_modbus_client
 #include <boost/test/unit_test.hpp>
 #include <functional>
