@@ -18,3 +18,12 @@ function(hilbench_add_boost_test source)
     set_tests_properties(${name} PROPERTIES ENVIRONMENT "LD_PRELOAD=${UMOCKDEV_PRELOAD}")
   endif()
 endfunction()
+
+# hilbench_add_boost_tests(<directory> <libraries...>): one test per <directory>/test_*.cpp.
+# Device tests live next to what they test (devices/common/tests, devices/<kind>/tests).
+function(hilbench_add_boost_tests directory)
+  file(GLOB test_sources CONFIGURE_DEPENDS ${directory}/test_*.cpp)
+  foreach(source IN LISTS test_sources)
+    hilbench_add_boost_test(${source} ${ARGN})
+  endforeach()
+endfunction()

@@ -18,7 +18,7 @@
 
 #include "hilbench/errors.hpp"
 #include "hilbench/transport/serial.hpp"
-#include "umockdev_port.hpp"
+#include "common/umockdev_port.hpp"
 
 using namespace std::chrono_literals;
 using namespace std::string_view_literals;

@@ -3,12 +3,14 @@
 #define BOOST_TEST_MODULE profile
 #include <boost/test/unit_test.hpp>
 #include <ostream>
+#include <set>
 #include <string>
 
-#include "profile.hpp"
-#include "test_paths.hpp"
+#include "meter/profile.hpp"
+#include "common/tests/test_paths.hpp"
 
 using namespace hilbench::emu;
+using namespace hilbench::emu::meter;
 using emulator_test::em1_path;
 
 // Readable values in failure messages (found by Boost.Test through ADL).
@@ -16,13 +18,15 @@ namespace hilbench::emu {
 std::ostream& boost_test_print_type(std::ostream& out, Parity parity) {
   return out << to_string(parity);
 }
+}  // namespace hilbench::emu
+namespace hilbench::emu::meter {
 std::ostream& boost_test_print_type(std::ostream& out, RegisterTable table) {
   return out << to_string(table);
 }
 std::ostream& boost_test_print_type(std::ostream& out, ValueType type) {
   return out << to_string(type);
 }
-}  // namespace hilbench::emu
+}  // namespace hilbench::emu::meter
 
 namespace {
 
@@ -111,7 +115,7 @@ BOOST_AUTO_TEST_CASE(em1_profile_parses_completely) {
   BOOST_TEST(profile.registers.size() == 15u);
   BOOST_TEST(profile.coils.size() == 2u);
   BOOST_TEST(profile.discrete_inputs.size() == 2u);
-  BOOST_TEST(profile.defects.names().empty());
+  BOOST_TEST(active_defect_names(defect_table, profile.defects).empty());
 
   const RegisterSpec& voltage = profile.registers[0];
   BOOST_TEST(voltage.name == "voltage_l1");
@@ -137,7 +141,7 @@ BOOST_AUTO_TEST_CASE(defaults_of_optional_keys) {
   BOOST_TEST(profile.identity.serial_number.empty());
   BOOST_TEST(profile.limits.max_read_registers == 125u);
   BOOST_TEST(profile.registers[0].scale == 1.0);
-  BOOST_TEST(profile.registers[0].unit.empty());
+  BOOST_TEST(profile.registers[0].unit == "1");  // dimensionless
   BOOST_TEST(!profile.registers[0].writable);
   BOOST_TEST(!profile.coils[0].writable);
   BOOST_TEST(profile.serial->bits_per_character() == 11u);  // 8E1
@@ -149,6 +153,33 @@ BOOST_AUTO_TEST_CASE(profile_without_serial_has_no_rtu_side) {
       replace(minimal_profile,
               "[serial]\nbaud = 9600\ndata_bits = 8\nparity = \"even\"\nstop_bits = 1\n", "");
   BOOST_TEST(!parse_profile(text, "tcp-only.toml").serial.has_value());
+}
+
+// The schema describes real devices; what a pty-backed port can present is checked apart.
+BOOST_AUTO_TEST_CASE(serial_settings_describe_real_devices_with_defaults) {
+  const auto empty_serial = parse_profile(
+      replace(minimal_profile,
+              "baud = 9600\ndata_bits = 8\nparity = \"even\"\nstop_bits = 1\n", ""),
+      "defaults.toml");
+  BOOST_REQUIRE(empty_serial.serial.has_value());
+  BOOST_TEST(empty_serial.serial->baud == 9600u);
+  BOOST_TEST(empty_serial.serial->data_bits == 8u);
+  BOOST_TEST(empty_serial.serial->parity == Parity::none);
+  BOOST_TEST(empty_serial.serial->stop_bits == 1u);
+  BOOST_TEST(!pty_presentation_problem(*empty_serial.serial).has_value());
+
+  const auto seven_mark = parse_profile(
+      replace(replace(minimal_profile, "data_bits = 8", "data_bits = 7"), "parity = \"even\"",
+              "parity = \"mark\""),
+      "7m1.toml");
+  BOOST_TEST(seven_mark.serial->data_bits == 7u);
+  BOOST_TEST(seven_mark.serial->parity == Parity::mark);
+  BOOST_TEST(seven_mark.serial->bits_per_character() == 10u);
+  const auto problem = pty_presentation_problem(*seven_mark.serial);
+  BOOST_REQUIRE(problem.has_value());
+  BOOST_TEST(problem->find("7 data bits, parity mark") != std::string::npos, *problem);
+  const auto even = parse_profile(minimal_profile, "8e1.toml");
+  BOOST_TEST(pty_presentation_problem(*even.serial).has_value());  // a pty forces no parity
 }
 
 BOOST_AUTO_TEST_CASE(value_encodings) {
@@ -209,8 +240,8 @@ BOOST_AUTO_TEST_CASE(wrong_types_are_rejected) {
                "expected a number");
   expect_error(replace(minimal_profile, "vendor = \"v\"", "vendor = 5"), "identity.vendor",
                "expected a string");
-  expect_error(replace(minimal_profile, "parity = \"even\"", "parity = \"mark\""), "serial.parity",
-               "expected one of \"none\", \"even\", \"odd\"");
+  expect_error(replace(minimal_profile, "parity = \"even\"", "parity = \"pair\""), "serial.parity",
+               "expected one of \"none\", \"odd\", \"even\", \"mark\", \"space\"");
   expect_error(replace(minimal_profile, "table = \"holding\"", "table = \"coil\""),
                "registers[0].table", "expected one of \"input\", \"holding\"");
   expect_error(replace(minimal_profile, "[device]", "device = 5\n[devicex]"), "device",
@@ -230,8 +261,10 @@ BOOST_AUTO_TEST_CASE(missing_and_out_of_range_values_are_rejected) {
                "missing; expected a number");
   expect_error(replace(minimal_profile, "unit = 7", "unit = 0"), "device.unit", "1..247");
   expect_error(replace(minimal_profile, "unit = 7", "unit = 248"), "device.unit", "1..247");
-  expect_error(replace(minimal_profile, "data_bits = 8", "data_bits = 7"), "serial.data_bits",
-               "expected the integer 8");
+  expect_error(replace(minimal_profile, "data_bits = 8", "data_bits = 4"), "serial.data_bits",
+               "expected an integer in 5..8");
+  expect_error(replace(minimal_profile, "data_bits = 8", "data_bits = 9"), "serial.data_bits",
+               "expected an integer in 5..8");
   expect_error(replace(minimal_profile, "stop_bits = 1", "stop_bits = 3"), "serial.stop_bits",
                "1..2");
   expect_error(replace(minimal_profile, "baud = 9600", "baud = 0"), "serial.baud", "50..4000000");
@@ -300,18 +333,26 @@ BOOST_AUTO_TEST_CASE(defects_table_is_checked) {
   const auto profile = parse_profile(
       minimal_profile + "[defects]\nbad_crc_answered = true\ntcp_register_skew = false\n",
       "d.toml");
-  BOOST_TEST(profile.defects.has(Defect::bad_crc_answered));
-  BOOST_TEST(!profile.defects.has(Defect::tcp_register_skew));
-  BOOST_TEST(profile.defects.names() == std::vector<std::string>{"bad_crc_answered"});
+  BOOST_TEST(profile.defects.has(meter_defect("bad_crc_answered")));
+  BOOST_TEST(!profile.defects.has(meter_defect("tcp_register_skew")));
+  BOOST_TEST(active_defect_names(defect_table, profile.defects) ==
+             std::vector<std::string>{"bad_crc_answered"});
   expect_error(minimal_profile + "[defects]\ncrc_ignored = true\n", "defects.crc_ignored",
                "unknown key; allowed keys: illegal_address_returns_data");
   expect_error(minimal_profile + "[defects]\nbad_crc_answered = 1\n", "defects.bad_crc_answered",
                "expected a boolean");
 }
 
-BOOST_AUTO_TEST_CASE(defect_names_round_trip) {
-  for (Defect defect : all_defects) BOOST_TEST((defect_from_name(to_string(defect)) == defect));
-  BOOST_TEST(!defect_from_name("no_such_defect").has_value());
+BOOST_AUTO_TEST_CASE(defect_table_names_are_unique_and_described) {
+  std::set<std::string_view> names;
+  for (std::size_t index = 0; index < defect_table.size(); ++index) {
+    const DefectInfo& info = defect_table[index];
+    BOOST_TEST(names.insert(info.name).second, info.name);
+    BOOST_TEST(!info.description.empty());
+    BOOST_TEST(!info.breaks.empty());
+    BOOST_TEST((find_defect(defect_table, info.name) == DefectId{index}));
+  }
+  BOOST_TEST(!find_defect(defect_table, "no_such_defect").has_value());
 }
 
 BOOST_AUTO_TEST_CASE(toml_syntax_errors_and_missing_files_name_the_file) {
@@ -343,7 +384,7 @@ BOOST_AUTO_TEST_CASE(json_dump_mirrors_the_profile) {
   BOOST_TEST(json["registers"][5]["words"] == nlohmann::json::array({0x00BC, 0x614E}));
   BOOST_TEST(json["coils"][0]["writable"] == true);
   BOOST_TEST(!json["discrete_inputs"][0].contains("writable"));
-  BOOST_TEST(json["defects"].size() == all_defects.size());
+  BOOST_TEST(json["defects"].size() == defect_table.size());
   BOOST_TEST(json["defects"]["bad_crc_answered"] == false);
   const auto tcp_only = profile_to_json(parse_profile(
       replace(minimal_profile,

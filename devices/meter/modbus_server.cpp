@@ -1,4 +1,4 @@
-#include "modbus_server.hpp"
+#include "meter/modbus_server.hpp"
 
 #include <fmt/format.h>
 
@@ -7,7 +7,7 @@
 #include <bit>
 #include <cctype>
 
-namespace hilbench::emu {
+namespace hilbench::emu::meter {
 
 namespace {
 
@@ -38,19 +38,6 @@ Bytes exception_pdu(std::uint8_t function, std::uint8_t code) {
   return Bytes{static_cast<std::uint8_t>(function | 0x80), code};
 }
 
-// The CRC-16/MODBUS table (reflected polynomial 0xA001), built once at compile time.
-constexpr std::array<std::uint16_t, 256> make_crc_table() {
-  std::array<std::uint16_t, 256> table{};
-  for (unsigned byte = 0; byte < 256; ++byte) {
-    std::uint16_t crc = static_cast<std::uint16_t>(byte);
-    for (int bit = 0; bit < 8; ++bit)
-      crc = static_cast<std::uint16_t>((crc & 1) ? (crc >> 1) ^ 0xA001 : crc >> 1);
-    table[byte] = crc;
-  }
-  return table;
-}
-constexpr auto crc_table = make_crc_table();
-
 std::string with_wrong_last_digit(std::string revision) {
   auto digit = std::find_if(revision.rbegin(), revision.rend(),
                             [](unsigned char c) { return std::isdigit(c) != 0; });
@@ -74,13 +61,6 @@ std::vector<std::uint16_t> plus_one_count(ValueType type, std::vector<std::uint1
 }
 
 }  // namespace
-
-std::uint16_t crc16_modbus(std::span<const std::uint8_t> bytes) noexcept {
-  std::uint16_t crc = 0xFFFF;
-  for (std::uint8_t byte : bytes)
-    crc = static_cast<std::uint16_t>((crc >> 8) ^ crc_table[(crc ^ byte) & 0xFF]);
-  return crc;
-}
 
 RtuTiming rtu_timing(const SerialSettings& serial) noexcept {
   using std::chrono::nanoseconds;
@@ -166,7 +146,7 @@ std::optional<Bytes> ModbusServer::handle_pdu(std::span<const std::uint8_t> pdu,
 }
 
 std::optional<Bytes> ModbusServer::unsupported(std::uint8_t function) const {
-  if (defect(Defect::illegal_function_silent)) return std::nullopt;
+  if (defect(meter_defect("illegal_function_silent"))) return std::nullopt;
   return exception_pdu(function, exception_code::illegal_function);
 }
 
@@ -177,9 +157,9 @@ std::optional<Bytes> ModbusServer::read_bits(std::span<const std::uint8_t> pdu, 
   const unsigned first = be16(pdu, 1);
   unsigned quantity = be16(pdu, 3);
 
-  bool lenient = defect(Defect::illegal_address_returns_data);
+  bool lenient = defect(meter_defect("illegal_address_returns_data"));
   if (quantity < 1 || quantity > std::min(spec_max_read_bits, max_quantity)) {
-    if (!defect(Defect::illegal_value_accepted))
+    if (!defect(meter_defect("illegal_value_accepted")))
       return exception_pdu(function, exception_code::illegal_data_value);
     quantity = std::min(quantity, byte_count_max_bits);
     lenient = true;
@@ -238,10 +218,10 @@ std::optional<Bytes> ModbusServer::read_registers(std::span<const std::uint8_t> 
   unsigned quantity = be16(pdu, 3);
   const RegisterMap& map = registers_of(table);
 
-  bool lenient = defect(Defect::illegal_address_returns_data);
+  bool lenient = defect(meter_defect("illegal_address_returns_data"));
   if (quantity < 1 ||
       quantity > std::min(spec_max_read_registers, profile_.limits.max_read_registers)) {
-    if (!defect(Defect::illegal_value_accepted))
+    if (!defect(meter_defect("illegal_value_accepted")))
       return exception_pdu(function, exception_code::illegal_data_value);
     quantity = std::min(quantity, byte_count_max_registers);
     lenient = true;
@@ -250,7 +230,8 @@ std::optional<Bytes> ModbusServer::read_registers(std::span<const std::uint8_t> 
     return exception_pdu(function, exception_code::illegal_data_address);
 
   const bool skewed =
-      table == RegisterTable::input && via == Interface::tcp && defect(Defect::tcp_register_skew);
+      table == RegisterTable::input && via == Interface::tcp &&
+      defect(meter_defect("tcp_register_skew"));
   Bytes reply{function, static_cast<std::uint8_t>(quantity * 2)};
   reply.reserve(2 + quantity * 2);
   for (unsigned offset = 0; offset < quantity; ++offset) {
@@ -266,12 +247,12 @@ std::optional<Bytes> ModbusServer::write_single_coil(std::span<const std::uint8_
   if (pdu.size() != 5) return exception_pdu(function, exception_code::illegal_data_value);
   const std::uint16_t address = be16(pdu, 1);
   const std::uint16_t value = be16(pdu, 3);
-  if (value != 0xFF00 && value != 0x0000 && !defect(Defect::illegal_value_accepted))
+  if (value != 0xFF00 && value != 0x0000 && !defect(meter_defect("illegal_value_accepted")))
     return exception_pdu(function, exception_code::illegal_data_value);
 
   auto coil = coils_.find(address);
   if (coil == coils_.end()) {
-    if (!defect(Defect::illegal_address_returns_data))
+    if (!defect(meter_defect("illegal_address_returns_data")))
       return exception_pdu(function, exception_code::illegal_data_address);
   } else if (!coil->second.writable) {
     return exception_pdu(function, exception_code::illegal_data_address);
@@ -289,14 +270,14 @@ std::optional<Bytes> ModbusServer::write_single_register(std::span<const std::ui
 
   auto cell = holding_registers_.find(address);
   if (cell == holding_registers_.end()) {
-    if (!defect(Defect::illegal_address_returns_data))
+    if (!defect(meter_defect("illegal_address_returns_data")))
       return exception_pdu(function, exception_code::illegal_data_address);
     return Bytes(pdu.begin(), pdu.end());  // acknowledged, nothing to store
   }
   const RegisterSpec& spec = profile_.registers[cell->second.spec_index];
   if (!spec.writable) return exception_pdu(function, exception_code::illegal_data_address);
   // One word of a 32-bit value would leave it torn; only the defective map allows it.
-  if (word_count(spec.type) != 1 && !defect(Defect::illegal_address_returns_data))
+  if (word_count(spec.type) != 1 && !defect(meter_defect("illegal_address_returns_data")))
     return exception_pdu(function, exception_code::illegal_data_address);
   cell->second.value = value;
   return Bytes(pdu.begin(), pdu.end());
@@ -310,10 +291,10 @@ std::optional<Bytes> ModbusServer::write_multiple_coils(std::span<const std::uin
   const unsigned byte_count = pdu[5];
   const bool consistent = byte_count == (quantity + 7) / 8 && pdu.size() == 6u + byte_count;
   const bool in_range = quantity >= 1 && quantity <= spec_max_write_coils;
-  if (!consistent || (!in_range && !defect(Defect::illegal_value_accepted)))
+  if (!consistent || (!in_range && !defect(meter_defect("illegal_value_accepted"))))
     return exception_pdu(function, exception_code::illegal_data_value);
 
-  const bool lenient = defect(Defect::illegal_address_returns_data);
+  const bool lenient = defect(meter_defect("illegal_address_returns_data"));
   if (first + quantity > 0x10000 && !lenient)
     return exception_pdu(function, exception_code::illegal_data_address);
   // Check everything before changing anything: a rejected write has no effect.
@@ -340,10 +321,10 @@ std::optional<Bytes> ModbusServer::write_multiple_registers(std::span<const std:
   const unsigned byte_count = pdu[5];
   const bool consistent = byte_count == quantity * 2 && pdu.size() == 6u + byte_count;
   const bool in_range = quantity >= 1 && quantity <= spec_max_write_registers;
-  if (!consistent || (!in_range && !defect(Defect::illegal_value_accepted)))
+  if (!consistent || (!in_range && !defect(meter_defect("illegal_value_accepted"))))
     return exception_pdu(function, exception_code::illegal_data_value);
 
-  const bool lenient = defect(Defect::illegal_address_returns_data);
+  const bool lenient = defect(meter_defect("illegal_address_returns_data"));
   if (!lenient && quantity > 0 && !whole_registers(holding_registers_, first, quantity))
     return exception_pdu(function, exception_code::illegal_data_address);
   for (unsigned address = first; address < first + quantity && address <= 0xFFFF; ++address) {
@@ -366,8 +347,9 @@ std::vector<std::pair<std::uint8_t, std::string>> ModbusServer::identification_o
   std::vector<std::pair<std::uint8_t, std::string>> objects{
       {0x00, identity.vendor},
       {0x01, identity.product_code},
-      {0x02, defect(Defect::device_id_wrong_revision) ? with_wrong_last_digit(identity.revision)
-                                                      : identity.revision},
+      {0x02, defect(meter_defect("device_id_wrong_revision"))
+                 ? with_wrong_last_digit(identity.revision)
+                 : identity.revision},
   };
   const std::array optional_objects{
       std::pair<std::uint8_t, const std::string*>{0x03, &identity.vendor_url},
@@ -437,7 +419,8 @@ std::optional<Bytes> ModbusServer::handle_rtu_frame(std::span<const std::uint8_t
   const auto body = frame.first(frame.size() - 2);
   const std::uint16_t received_crc =
       static_cast<std::uint16_t>(frame[frame.size() - 2] | (frame[frame.size() - 1] << 8));
-  if (received_crc != crc16_modbus(body) && !defect(Defect::bad_crc_answered)) return std::nullopt;
+  if (received_crc != crc16_modbus(body) && !defect(meter_defect("bad_crc_answered")))
+    return std::nullopt;
 
   const std::uint8_t address = frame[0];
   if (address == rtu_broadcast_address) {
@@ -494,4 +477,4 @@ std::optional<bool> ModbusServer::discrete_input(std::uint16_t address) const {
   return found->second.value;
 }
 
-}  // namespace hilbench::emu
+}  // namespace hilbench::emu::meter

@@ -25,7 +25,7 @@
 //   restarts at object 0 (as the spec asks); individual access (code 4) to a missing object
 //   -> 02; another read code -> 03. Answers that would exceed 253 PDU bytes are split:
 //   more-follows 0xFF and the next object id, the client asks again from there.
-// - Defects (see DeviceProfile/Defect):
+// - Defects (the knobs of meter/defects.hpp):
 //   illegal_address_returns_data: unmapped addresses read as 0 (32-bit halves are served
 //     too); writes to unmapped addresses are acknowledged and discarded. Writes to mapped
 //     read-only points still get 02.
@@ -54,9 +54,10 @@
 #include <utility>
 #include <vector>
 
-#include "profile.hpp"
+#include "common/crc.hpp"
+#include "meter/profile.hpp"
 
-namespace hilbench::emu {
+namespace hilbench::emu::meter {
 
 using Bytes = std::vector<std::uint8_t>;
 
@@ -86,7 +87,6 @@ inline constexpr std::size_t max_pdu_size = 253;
 /// Device identification conformity level: extended identification, stream + individual.
 inline constexpr std::uint8_t device_id_conformity_level = 0x83;
 
-std::uint16_t crc16_modbus(std::span<const std::uint8_t> bytes) noexcept;
 
 /// Serial-line timing of Modbus RTU (Modbus over Serial Line v1.02, 2.5.1.1).
 struct RtuTiming {
@@ -176,7 +176,7 @@ class ModbusServer {
   const RegisterMap& registers_of(RegisterTable table) const noexcept {
     return table == RegisterTable::input ? input_registers_ : holding_registers_;
   }
-  bool defect(Defect which) const noexcept { return profile_.defects.has(which); }
+  bool defect(DefectId which) const noexcept { return profile_.defects.has(which); }
   /// Identification objects (id, value) in id order, as this device reports them.
   std::vector<std::pair<std::uint8_t, std::string>> identification_objects() const;
 
@@ -187,4 +187,4 @@ class ModbusServer {
   BitMap discrete_inputs_;
 };
 
-}  // namespace hilbench::emu
+}  // namespace hilbench::emu::meter

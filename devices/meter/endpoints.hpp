@@ -25,9 +25,9 @@
 #include <string>
 #include <vector>
 
-#include "modbus_server.hpp"
+#include "meter/modbus_server.hpp"
 
-namespace hilbench::emu {
+namespace hilbench::emu::meter {
 
 /// Where endpoints write their log lines (the emulator sends them to stderr).
 using LogSink = std::function<void(const std::string&)>;
@@ -111,4 +111,4 @@ class RtuEndpoint {
   std::shared_ptr<int> alive_ = std::make_shared<int>(0);  // handlers check it still exists
 };
 
-}  // namespace hilbench::emu
+}  // namespace hilbench::emu::meter

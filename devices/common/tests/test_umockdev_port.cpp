@@ -22,9 +22,9 @@
 #include <string>
 #include <string_view>
 
-#include "child_process.hpp"
-#include "test_paths.hpp"
-#include "umockdev_port.hpp"
+#include "common/tests/child_process.hpp"
+#include "common/tests/test_paths.hpp"
+#include "common/umockdev_port.hpp"
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;

@@ -1,11 +1,11 @@
 #pragma once
-// Device profiles of the emulated bench (devices/profiles/*.toml): identity, serial line
-// settings, limits, register map and defect knobs of one Modbus device.
+// The meter kind's profile schema (devices/profiles/*.toml with `[device] kind = "meter"`):
+// identity, serial line settings, limits, register map and defect knobs of one Modbus
+// device. This parser is the only parser of the schema: the Python package builds its
+// DeviceProfile from `hilbench-emulator --dump-profile` (profile_to_json below).
 //
-// The parser is strict on purpose: a profile is evidence input (the suites compare what a
-// device reports against what its profile declares), so a typo must stop the run instead of
-// silently falling back to a default. Every error names the file, the key path in the form
-// `registers[3].type` and what was expected.
+// Strict on purpose (common/profile_reader.hpp): every error names the file, the key path
+// in the form `registers[3].type` and what was expected.
 //
 // Schema 1, by example in devices/profiles/em1-meter.toml:
 //   schema = 1                                        required, must be 1
@@ -14,16 +14,19 @@
 //   [identity]   vendor, product_code, revision       required (FC43 basic objects)
 //                vendor_url, product_name, model,     optional ("" = object absent)
 //                serial_number
-//   [serial]     baud, data_bits (8), parity          optional table (absent = no RTU side);
-//                ("none"|"even"|"odd"), stop_bits     when present every key is required
+//   [serial]     baud (9600), data_bits (5..8, 8),    optional table (absent = no RTU side);
+//                parity (none|odd|even|mark|space,    every key optional, defaults in ()
+//                none), stop_bits (1|2, 1)            (common/serial_line.hpp)
 //   [limits]     max_read_registers (1..125),         optional, defaults 125 and 2000
 //                max_read_bits (1..2000)
 //   [[registers]] table ("input"|"holding"), address, name, type (u16|i16|u32|i32|f32),
-//                value required; scale (>0, default 1), unit (""), writable (false) optional
+//                value required; scale (>0, default 1), unit ("1"), writable (false) optional
 //   [[coils]], [[discrete_inputs]]  address, name, value (bool); coils also writable (false)
-//   [defects]    known defect names only, booleans
+//   [defects]    knob names of meter/defects.hpp only, booleans (default false)
 // Point names are unique across the whole profile; addresses may not repeat or overlap
 // within a table (a u32 occupies two addresses).
+#include <toml++/toml.h>
+
 #include <array>
 #include <cstdint>
 #include <filesystem>
@@ -34,28 +37,18 @@
 #include <string_view>
 #include <vector>
 
-namespace hilbench::emu {
+#include "common/defects.hpp"
+#include "common/profile_reader.hpp"
+#include "common/serial_line.hpp"
+#include "meter/defects.hpp"
 
-/// A profile that cannot be used. what() is the full message "FILE: KEY: problem".
-class ProfileError : public std::runtime_error {
- public:
-  ProfileError(std::string file, std::string key, const std::string& problem);
-  const std::string& file() const noexcept { return file_; }
-  /// Key path of the offending value (`registers[3].type`); empty for whole-file problems.
-  const std::string& key() const noexcept { return key_; }
-
- private:
-  std::string file_;
-  std::string key_;
-};
+namespace hilbench::emu::meter {
 
 enum class RegisterTable : std::uint8_t { input, holding };
 enum class ValueType : std::uint8_t { u16, i16, u32, i32, f32 };
-enum class Parity : std::uint8_t { none, even, odd };
 
 std::string_view to_string(RegisterTable table) noexcept;
 std::string_view to_string(ValueType type) noexcept;
-std::string_view to_string(Parity parity) noexcept;
 /// Number of 16-bit registers a value of this type occupies (1 or 2).
 unsigned word_count(ValueType type) noexcept;
 
@@ -65,7 +58,7 @@ struct RegisterSpec {
   std::string name;
   ValueType type = ValueType::u16;
   double scale = 1.0;
-  std::string unit;
+  std::string unit = "1";
   double value = 0.0;  ///< engineering value as declared
   bool writable = false;
   /// The initial register contents, high word first (big-endian word order). For the
@@ -90,52 +83,9 @@ struct DeviceIdentity {
   std::string serial_number;  ///< 0x80, the first extended object
 };
 
-struct SerialSettings {
-  unsigned baud = 19200;
-  unsigned data_bits = 8;
-  Parity parity = Parity::none;
-  unsigned stop_bits = 1;
-  /// Bits on the wire per character: start + data + parity + stop.
-  unsigned bits_per_character() const noexcept;
-};
-
 struct Limits {
   unsigned max_read_registers = 125;
   unsigned max_read_bits = 2000;
-};
-
-/// Deliberate misbehaviours, each making one conformance requirement fail.
-enum class Defect : std::uint8_t {
-  illegal_address_returns_data,
-  illegal_function_silent,
-  illegal_value_accepted,
-  bad_crc_answered,
-  device_id_wrong_revision,
-  tcp_register_skew,
-};
-inline constexpr std::array all_defects{
-    Defect::illegal_address_returns_data, Defect::illegal_function_silent,
-    Defect::illegal_value_accepted,       Defect::bad_crc_answered,
-    Defect::device_id_wrong_revision,     Defect::tcp_register_skew,
-};
-std::string_view to_string(Defect defect) noexcept;
-std::optional<Defect> defect_from_name(std::string_view name) noexcept;
-
-/// The set of active defects (a tiny bit set; cheap to copy and test on every request).
-class DefectSet {
- public:
-  bool has(Defect defect) const noexcept { return (bits_ & mask(defect)) != 0; }
-  void set(Defect defect, bool on = true) noexcept {
-    bits_ = on ? (bits_ | mask(defect)) : (bits_ & ~mask(defect));
-  }
-  /// Names of the active defects in declaration order.
-  std::vector<std::string> names() const;
-
- private:
-  static constexpr std::uint32_t mask(Defect defect) noexcept {
-    return std::uint32_t{1} << static_cast<unsigned>(defect);
-  }
-  std::uint32_t bits_ = 0;
 };
 
 struct DeviceProfile {
@@ -151,9 +101,11 @@ struct DeviceProfile {
   std::vector<RegisterSpec> registers;
   std::vector<BitSpec> coils;
   std::vector<BitSpec> discrete_inputs;
-  DefectSet defects;
+  DefectSet defects;  ///< knobs of defect_table (meter/defects.hpp)
 };
 
+/// Parses a parsed TOML document of this schema; `file` names it in messages.
+DeviceProfile read_profile(const toml::table& document, const std::string& file);
 /// Parses a profile file. Throws ProfileError (naming the file and key) on any problem.
 DeviceProfile load_profile(const std::filesystem::path& file);
 /// Parses profile text; `source_name` stands for the file in messages.
@@ -163,4 +115,4 @@ DeviceProfile parse_profile(std::string_view toml_text, std::string_view source_
 /// (plus `raw`/`words` per register), for `hilbench-emulator --dump-profile`.
 nlohmann::ordered_json profile_to_json(const DeviceProfile& profile);
 
-}  // namespace hilbench::emu
+}  // namespace hilbench::emu::meter

@@ -1,11 +1,11 @@
-#include "endpoints.hpp"
+#include "meter/endpoints.hpp"
 
 #include <fmt/format.h>
 
 #include <cerrno>
 #include <system_error>
 
-namespace hilbench::emu {
+namespace hilbench::emu::meter {
 
 namespace {
 
@@ -327,4 +327,4 @@ void RtuEndpoint::send_next_group() {
       });
 }
 
-}  // namespace hilbench::emu
+}  // namespace hilbench::emu::meter

@@ -15,9 +15,9 @@
 #include <string>
 #include <vector>
 
-#include "child_process.hpp"
+#include "common/tests/child_process.hpp"
 #include "modbus_frames.hpp"
-#include "test_paths.hpp"
+#include "common/tests/test_paths.hpp"
 
 namespace emulator_test {
 

@@ -176,6 +176,67 @@ BOOST_AUTO_TEST_CASE(dump_profile_prints_the_parsed_profile) {
   BOOST_TEST(dump["defects"]["bad_crc_answered"] == false);
 }
 
+BOOST_AUTO_TEST_CASE(list_defects_prints_every_kinds_knobs) {
+  EmulatorProcess emulator({"--list-defects"});
+  BOOST_TEST(emulator.wait_exit(milliseconds{5'000}) == 0);
+  const auto listed = nlohmann::json::parse(emulator.read_stdout_to_eof(milliseconds{1'000}));
+  const auto& meter = listed["kinds"]["meter"];
+  BOOST_REQUIRE(meter.is_array());
+  BOOST_TEST(meter.size() == 6u);
+  BOOST_TEST(meter[0]["name"] == "illegal_address_returns_data");
+  for (const auto& knob : meter) {
+    BOOST_TEST(!knob["description"].get<std::string>().empty());
+    BOOST_TEST(!knob["breaks"].get<std::string>().empty());
+  }
+}
+
+BOOST_AUTO_TEST_CASE(unknown_kind_names_device_kind) {
+  std::string text = read_text(em1_path);
+  const auto at = text.find("kind = \"meter\"");
+  BOOST_REQUIRE(at != std::string::npos);
+  text.replace(at, 14, "kind = \"kettle\"");
+  TempProfile profile(text);
+  EmulatorProcess emulator({"--profile", profile.path(), "--dump-profile"}, true);
+  BOOST_TEST(emulator.wait_exit(milliseconds{5'000}) == 2);
+  const std::string message = emulator.read_stderr_to_eof(milliseconds{1'000});
+  BOOST_TEST(message.find(profile.path() + ": device.kind: expected one of \"meter\"") !=
+                 std::string::npos,
+             message);
+}
+
+// 7E1 describes a real device (the dump shows it) but cannot be presented on a pty: exit 3
+// at start-up, unless the serial side is not served.
+BOOST_AUTO_TEST_CASE(unpresentable_serial_settings_exit_3) {
+  std::string text = read_text(em1_path);
+  using Edit = std::pair<std::string, std::string>;
+  for (const auto& [from, to] :
+       {Edit{"data_bits = 8", "data_bits = 7"}, Edit{"parity = \"none\"", "parity = \"even\""}}) {
+    const auto at = text.find(from);
+    BOOST_REQUIRE(at != std::string::npos);
+    text.replace(at, from.size(), to);
+  }
+  TempProfile profile(text);
+  {
+    EmulatorProcess dump({"--profile", profile.path(), "--dump-profile"});
+    BOOST_TEST(dump.wait_exit(milliseconds{5'000}) == 0);
+    const auto json = nlohmann::json::parse(dump.read_stdout_to_eof(milliseconds{1'000}));
+    BOOST_TEST(json["serial"]["data_bits"] == 7);
+    BOOST_TEST(json["serial"]["parity"] == "even");
+  }
+  {
+    EmulatorProcess emulator({"--profile", profile.path(), "--no-tcp"}, true);
+    BOOST_TEST(emulator.wait_exit(milliseconds{5'000}) == 3);
+    const std::string message = emulator.read_stderr_to_eof(milliseconds{1'000});
+    BOOST_TEST(message.find("cannot present this profile") != std::string::npos, message);
+    BOOST_TEST(message.find("7 data bits, parity even") != std::string::npos, message);
+    BOOST_TEST(emulator.read_stdout_to_eof(milliseconds{1'000}).empty());
+  }
+  EmulatorProcess tcp_only({"--profile", profile.path(), "--no-serial"});
+  BOOST_TEST(tcp_only.ready()["tcp"].is_object());
+  tcp_only.send_signal(SIGTERM);
+  BOOST_TEST(tcp_only.wait_exit(milliseconds{5'000}) == 0);
+}
+
 // RTU through a pty the test owns: the emulator serves its master (--serial-fd), the test
 // talks on the slave like a serial master would. EM-1 runs at 19200 baud 8N1.
 BOOST_AUTO_TEST_CASE(rtu_on_a_pty_frames_by_silence_paces_replies_and_shares_state) {

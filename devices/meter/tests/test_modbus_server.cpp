@@ -9,11 +9,12 @@
 #include <string>
 
 #include "modbus_frames.hpp"
-#include "modbus_server.hpp"
-#include "profile.hpp"
-#include "test_paths.hpp"
+#include "meter/modbus_server.hpp"
+#include "meter/profile.hpp"
+#include "common/tests/test_paths.hpp"
 
 using namespace hilbench::emu;
+using namespace hilbench::emu::meter;
 using emulator_test::em1_path;
 using emulator_test::mbap;
 using emulator_test::with_crc;
@@ -24,9 +25,9 @@ namespace {
 //   input   0..4 u16 (2301, 2298, 2304, 5012, 5000), 10..11 u32 12345678
 //   holding 0..4 u16 writable (1, 15, 1, 0, 1000), 5..6 u32 20261125, 7..9 u16 read-only
 //   coils 0 (on), 1 (off) writable; discrete inputs 0, 1 (off)
-ModbusServer em1(const std::vector<Defect>& defects = {}) {
+ModbusServer em1(const std::vector<DefectId>& defects = {}) {
   DeviceProfile profile = load_profile(em1_path);
-  for (Defect defect : defects) profile.defects.set(defect);
+  for (DefectId defect : defects) profile.defects.set(defect);
   return ModbusServer(std::move(profile));
 }
 
@@ -90,9 +91,9 @@ name = "d0"
 value = true
 )";
 
-ModbusServer shapes(const std::vector<Defect>& defects = {}) {
+ModbusServer shapes(const std::vector<DefectId>& defects = {}) {
   DeviceProfile profile = parse_profile(shapes_profile, "shapes.toml");
-  for (Defect defect : defects) profile.defects.set(defect);
+  for (DefectId defect : defects) profile.defects.set(defect);
   return ModbusServer(std::move(profile));
 }
 
@@ -566,7 +567,7 @@ std::vector<Probe> probes() {
   };
 }
 
-std::map<std::string, std::optional<Bytes>> answers(const std::vector<Defect>& defects) {
+std::map<std::string, std::optional<Bytes>> answers(const std::vector<DefectId>& defects) {
   std::map<std::string, std::optional<Bytes>> result;
   for (const Probe& probe : probes()) {
     auto server = em1(defects);  // fresh state for every probe
@@ -578,17 +579,17 @@ std::map<std::string, std::optional<Bytes>> answers(const std::vector<Defect>& d
 
 BOOST_AUTO_TEST_CASE(each_defect_changes_exactly_its_behaviour) {
   const auto baseline = answers({});
-  const std::map<Defect, std::string> expected_change{
-      {Defect::illegal_address_returns_data, "unmapped read"},
-      {Defect::illegal_function_silent, "unsupported function"},
-      {Defect::illegal_value_accepted, "quantity 126"},
-      {Defect::bad_crc_answered, "bad crc"},
-      {Defect::device_id_wrong_revision, "device id"},
-      {Defect::tcp_register_skew, "tcp input registers"},
+  const std::map<DefectId, std::string> expected_change{
+      {meter_defect("illegal_address_returns_data"), "unmapped read"},
+      {meter_defect("illegal_function_silent"), "unsupported function"},
+      {meter_defect("illegal_value_accepted"), "quantity 126"},
+      {meter_defect("bad_crc_answered"), "bad crc"},
+      {meter_defect("device_id_wrong_revision"), "device id"},
+      {meter_defect("tcp_register_skew"), "tcp input registers"},
   };
-  BOOST_TEST(expected_change.size() == all_defects.size());
+  BOOST_TEST(expected_change.size() == defect_table.size());
   for (const auto& [defect, probe_name] : expected_change) {
-    BOOST_TEST_CONTEXT("defect " << to_string(defect)) {
+    BOOST_TEST_CONTEXT("defect " << defect_table[defect.index].name) {
       const auto with_defect = answers({defect});
       std::set<std::string> changed;
       for (const auto& [name, answer] : baseline)
@@ -599,7 +600,7 @@ BOOST_AUTO_TEST_CASE(each_defect_changes_exactly_its_behaviour) {
 }
 
 BOOST_AUTO_TEST_CASE(illegal_address_returns_data) {
-  auto server = em1({Defect::illegal_address_returns_data});
+  auto server = em1({meter_defect("illegal_address_returns_data")});
   BOOST_TEST(ask(server, read_request(3, 20, 2)) == (Bytes{3, 4, 0, 0, 0, 0}),
              boost::test_tools::per_element());
   BOOST_TEST(ask(server, read_request(4, 4, 2)) == (Bytes{4, 4, 0x13, 0x88, 0, 0}),
@@ -617,7 +618,7 @@ BOOST_AUTO_TEST_CASE(illegal_address_returns_data) {
 }
 
 BOOST_AUTO_TEST_CASE(illegal_function_silent) {
-  auto server = em1({Defect::illegal_function_silent});
+  auto server = em1({meter_defect("illegal_function_silent")});
   BOOST_TEST(!server.handle_pdu(Bytes{8, 0, 0, 0, 0}, Interface::rtu).has_value());
   BOOST_TEST(!server.handle_pdu(Bytes{0x2B, 0x0D, 0, 0}, Interface::rtu).has_value());
   BOOST_TEST(!server.handle_tcp_frame(mbap(1, 1, Bytes{0x11})).has_value());
@@ -625,7 +626,7 @@ BOOST_AUTO_TEST_CASE(illegal_function_silent) {
 }
 
 BOOST_AUTO_TEST_CASE(illegal_value_accepted) {
-  auto server = em1({Defect::illegal_value_accepted});
+  auto server = em1({meter_defect("illegal_value_accepted")});
   const Bytes reply = ask(server, read_request(3, 0, 126));
   BOOST_TEST(reply.size() == 2u + 252u);
   BOOST_TEST(reply[1] == 252);
@@ -641,7 +642,7 @@ BOOST_AUTO_TEST_CASE(illegal_value_accepted) {
 }
 
 BOOST_AUTO_TEST_CASE(bad_crc_answered) {
-  auto server = em1({Defect::bad_crc_answered});
+  auto server = em1({meter_defect("bad_crc_answered")});
   auto reply = server.handle_rtu_frame(Bytes{1, 3, 0, 1, 0, 1, 0, 0});
   BOOST_REQUIRE(reply.has_value());
   BOOST_TEST(*reply == with_crc({1, 3, 2, 0, 15}),
@@ -651,20 +652,20 @@ BOOST_AUTO_TEST_CASE(bad_crc_answered) {
 }
 
 BOOST_AUTO_TEST_CASE(device_id_wrong_revision) {
-  auto server = em1({Defect::device_id_wrong_revision});
+  auto server = em1({meter_defect("device_id_wrong_revision")});
   const Bytes reply = ask(server, Bytes{0x2B, 0x0E, 4, 2});
   const std::string revision(reply.begin() + 9, reply.end());
   BOOST_TEST(revision == "1.4.3");
   DeviceProfile profile = load_profile(em1_path);
   profile.identity.revision = "2.0.9-rc";
-  profile.defects.set(Defect::device_id_wrong_revision);
+  profile.defects.set(meter_defect("device_id_wrong_revision"));
   ModbusServer rc(profile);
   const Bytes rc_reply = ask(rc, Bytes{0x2B, 0x0E, 4, 2});
   BOOST_TEST(std::string(rc_reply.begin() + 9, rc_reply.end()) == "2.0.0-rc");
 }
 
 BOOST_AUTO_TEST_CASE(tcp_register_skew) {
-  auto server = em1({Defect::tcp_register_skew});
+  auto server = em1({meter_defect("tcp_register_skew")});
   auto tcp = server.handle_tcp_frame(mbap(1, 1, read_request(4, 10, 2)));
   BOOST_REQUIRE(tcp.has_value());
   BOOST_TEST(Bytes(tcp->begin() + 9, tcp->end()) == (Bytes{0x00, 0xBC, 0x61, 0x4F}),
@@ -672,7 +673,7 @@ BOOST_AUTO_TEST_CASE(tcp_register_skew) {
   BOOST_TEST(
       ask(server, read_request(4, 10, 2), Interface::rtu) == (Bytes{4, 4, 0x00, 0xBC, 0x61, 0x4E}),
       boost::test_tools::per_element());
-  auto shaped = shapes({Defect::tcp_register_skew});
+  auto shaped = shapes({meter_defect("tcp_register_skew")});
   // i16 -1 -> 0; i32 -1 -> 0; f32 1.5 -> 2.5; u32 max wraps to 0.
   BOOST_TEST(ask(shaped, read_request(4, 0, 7), Interface::tcp) ==
                  (Bytes{4, 14, 0, 0, 0, 0, 0, 0, 0x40, 0x20, 0, 0, 0, 0, 0, 0}),
@@ -692,11 +693,12 @@ BOOST_AUTO_TEST_CASE(arbitrary_requests_are_answered_or_ignored_safely) {
     state ^= state << 5;
     return state;
   };
-  const std::vector<std::vector<Defect>> defect_sets{
+  const std::vector<std::vector<DefectId>> defect_sets{
       {},
-      {Defect::illegal_address_returns_data, Defect::illegal_value_accepted,
-       Defect::tcp_register_skew, Defect::bad_crc_answered, Defect::device_id_wrong_revision,
-       Defect::illegal_function_silent}};
+      {meter_defect("illegal_address_returns_data"), meter_defect("illegal_value_accepted"),
+       meter_defect("tcp_register_skew"), meter_defect("bad_crc_answered"),
+       meter_defect("device_id_wrong_revision"),
+       meter_defect("illegal_function_silent")}};
   const std::array<std::uint8_t, 10> functions{1, 2, 3, 4, 5, 6, 15, 16, 0x2B, 0x11};
   for (const auto& defects : defect_sets) {
     auto server = em1(defects);

@@ -3,11 +3,11 @@
 // its CRC, a TCP frame with its MBAP header. The CRC is the emulator's own crc16_modbus.
 #include <cstdint>
 
-#include "modbus_server.hpp"
+#include "meter/modbus_server.hpp"
 
 namespace emulator_test {
 
-using hilbench::emu::Bytes;
+using hilbench::emu::meter::Bytes;
 
 // The RTU frame: `frame` followed by its CRC-16/MODBUS, low byte first.
 inline Bytes with_crc(Bytes frame) {

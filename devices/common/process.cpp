@@ -1,0 +1,78 @@
+#include "common/process.hpp"
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+
+namespace hilbench::emu {
+
+void Logger::set_device(const std::string& name) {
+  prefix_ = fmt::format("hilbench-emulator[{}]", name);
+}
+
+void Logger::operator()(const std::string& message) const {
+  std::fputs(fmt::format("{}: {}\n", prefix_, message).c_str(), stderr);
+}
+
+StdinWatch::StdinWatch(asio::io_context& io, std::function<void()> on_eof, const Logger& log)
+    : descriptor_(io), on_eof_(std::move(on_eof)) {
+  // Only a pipe or socket is a parent holding on. A terminal (a background read would
+  // stop us with SIGTTIN), /dev/null (what scripts give background jobs) or a file is not.
+  struct stat info {};
+  if (::fstat(STDIN_FILENO, &info) != 0 || !(S_ISFIFO(info.st_mode) || S_ISSOCK(info.st_mode))) {
+    if (!::isatty(STDIN_FILENO))
+      log("stdin is not a pipe; not watching it for EOF (stop with SIGTERM)");
+    return;
+  }
+  const int copy = ::fcntl(STDIN_FILENO, F_DUPFD_CLOEXEC, 0);
+  std::error_code error;
+  if (copy >= 0) descriptor_.assign(copy, error);
+  if (copy < 0 || error) {
+    if (copy >= 0) ::close(copy);
+    log("cannot watch stdin for EOF (stop with SIGTERM)");
+    return;
+  }
+  read_next();
+}
+
+void StdinWatch::read_next() {
+  descriptor_.async_read_some(asio::buffer(discard_), [this](std::error_code error, std::size_t) {
+    if (error == asio::error::operation_aborted) return;
+    if (error) {
+      on_eof_();
+      return;
+    }
+    read_next();  // whatever the parent writes is ignored
+  });
+}
+
+bool write_ready_line(const nlohmann::ordered_json& ready) {
+  const std::string line = ready.dump() + "\n";
+  return std::fputs(line.c_str(), stdout) >= 0 && std::fflush(stdout) == 0;
+}
+
+SerialEndpoint open_serial_endpoint(const EndpointOptions& options, const SerialSettings& serial,
+                                    const std::string& device_name) {
+  SerialEndpoint endpoint;
+  endpoint.device_fd = options.serial_fd;
+  if (endpoint.device_fd >= 0) {
+    endpoint.description["umockdev_dir"] = nullptr;
+    endpoint.description["device_path"] = nullptr;
+    endpoint.description["fd"] = endpoint.device_fd;
+  } else {
+    endpoint.bench = std::make_unique<UmockdevBench>();
+    UsbSerialIdentity identity;
+    identity.product = fmt::format("hilbench emulated {} port", device_name);
+    PresentedPort& port = endpoint.bench->add_serial_port(options.serial_name, identity);
+    endpoint.device_fd = port.device_fd();
+    endpoint.description["umockdev_dir"] = endpoint.bench->root_dir();
+    endpoint.description["device_path"] = port.device_path();
+  }
+  endpoint.description.update(to_json(serial));
+  return endpoint;
+}
+
+}  // namespace hilbench::emu

@@ -1,0 +1,76 @@
+#pragma once
+// The process contract every emulated device kind shares with the parent that started it
+// (documented once, in devices/README.md): exit codes, logging to stderr, one JSON ready
+// line on stdout, stdin as a lifeline, and how a serial endpoint is presented.
+#include <array>
+#include <asio.hpp>
+#include <functional>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "common/serial_line.hpp"
+#include "common/umockdev_port.hpp"
+
+namespace hilbench::emu {
+
+namespace exit_code {
+inline constexpr int ok = 0;
+/// An endpoint could not be set up, or the I/O loop failed.
+inline constexpr int failure = 1;
+/// Bad command line or invalid profile (one message on stderr names file and key).
+inline constexpr int usage = 2;
+/// A valid profile this emulator cannot present (e.g. 8E1 on a pty-backed port).
+inline constexpr int unpresentable = 3;
+}  // namespace exit_code
+
+/// The endpoints asked for on the common command line.
+struct EndpointOptions {
+  std::string tcp_host = "127.0.0.1";
+  int tcp_port = 0;
+  bool no_tcp = false;
+  std::string serial_name = "ttyUSB0";
+  int serial_fd = -1;
+  bool no_serial = false;
+  bool serial_requested = false;  ///< --serial or --serial-fd given explicitly
+};
+
+/// Log lines on stderr, prefixed with the program and device name.
+class Logger {
+ public:
+  void set_device(const std::string& name);
+  void operator()(const std::string& message) const;
+
+ private:
+  std::string prefix_ = "hilbench-emulator";
+};
+
+/// The lifeline: calls on_eof when stdin reaches EOF (the parent went away), without
+/// reading what the parent might write. Watches only a pipe or socket.
+class StdinWatch {
+ public:
+  StdinWatch(asio::io_context& io, std::function<void()> on_eof, const Logger& log);
+
+ private:
+  void read_next();
+
+  asio::posix::stream_descriptor descriptor_;
+  std::function<void()> on_eof_;
+  std::array<char, 256> discard_{};
+};
+
+/// Writes the one ready line to stdout and flushes it; false when stdout is gone.
+bool write_ready_line(const nlohmann::ordered_json& ready);
+
+/// The serial side of a device: a umockdev-presented port (--serial) or an inherited fd
+/// (--serial-fd). Owns the testbed, if any: keep it alive while serving.
+struct SerialEndpoint {
+  std::unique_ptr<UmockdevBench> bench;
+  int device_fd = -1;
+  nlohmann::ordered_json description;  ///< the ready line's "serial" object
+};
+/// Throws std::runtime_error when the port cannot be presented.
+SerialEndpoint open_serial_endpoint(const EndpointOptions& options, const SerialSettings& serial,
+                                    const std::string& device_name);
+
+}  // namespace hilbench::emu
