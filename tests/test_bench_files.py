@@ -11,7 +11,7 @@ import pytest
 from hilbench import ConfigError
 from hilbench.bench import embedded_bench, embedded_profile_dir, load_bench
 from hilbench.emulation import find_tool
-from hilbench.profile import load_profile
+from hilbench.profile import known_defects, load_profile
 
 from hilbench_testing import PEERS, ROOT, run_pytest
 
@@ -77,17 +77,46 @@ def test_bad_profile_names_file_and_key(tmp_path, edit, key):
 
 
 @pytest.mark.parametrize("profile", [EM1, PEERS / "pymodbus-meter.toml"])
-def test_python_and_cpp_profile_parsers_agree(profile):
+def test_python_profile_is_the_emulators_dump(profile):
+    """One parser: load_profile is built from `hilbench-emulator --dump-profile`."""
     dumped = subprocess.run([find_tool("hilbench-emulator"), "--profile", str(profile), "--dump-profile"],
                             capture_output=True, text=True, timeout=30, check=True)
     cpp = json.loads(dumped.stdout)
     py = load_profile(profile)
     assert cpp["device"]["unit"] == py.unit
-    assert cpp["identity"] == py.identity
+    assert {k: v for k, v in cpp["identity"].items() if v} == py.identity
     cpp_registers = {(r["table"], r["address"]): r for r in cpp["registers"]}
     assert set(cpp_registers) == {(r.table, r.address) for r in py.registers}
     for register in py.registers:
         assert cpp_registers[(register.table, register.address)]["type"] == register.type
+        assert cpp_registers[(register.table, register.address)]["words"] == register.raw_words()
+    assert py.defects == cpp["defects"]
+
+
+def test_profile_describes_real_serial_settings_with_defaults(tmp_path):
+    text = EM1.read_text().replace('data_bits = 8', 'data_bits = 7').replace('parity = "none"', 'parity = "mark"')
+    profile = load_profile(write(tmp_path, text, "7m1.toml"))
+    assert (profile.serial.data_bits, profile.serial.parity) == (7, "mark")
+    defaults = load_profile(write(tmp_path, EM1.read_text().replace("baud = 19200\n", ""), "d.toml"))
+    assert defaults.serial.baud == 9600
+    assert profile.sha256 and profile.path == tmp_path / "7m1.toml"
+
+
+def test_known_defects_come_from_the_emulator():
+    listed = json.loads(subprocess.run([find_tool("hilbench-emulator"), "--list-defects"],
+                                       capture_output=True, text=True, timeout=30, check=True).stdout)
+    knobs = known_defects("meter")
+    assert list(knobs) == [k["name"] for k in listed["kinds"]["meter"]]
+    assert "illegal_address_returns_data" in knobs and all(knobs.values())
+    with pytest.raises(ConfigError, match="unknown device kind"):
+        known_defects("kettle")
+
+
+def test_emulator_refuses_to_present_what_a_pty_cannot_carry(tmp_path):
+    path = write(tmp_path, EM1.read_text().replace('parity = "none"', 'parity = "even"'), "8e1.toml")
+    result = subprocess.run([find_tool("hilbench-emulator"), "--profile", str(path), "--no-tcp"],
+                            stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=30)
+    assert result.returncode == 3 and "cannot present" in result.stderr and result.stdout == ""
 
 
 def test_emulator_refuses_a_bad_profile_with_file_and_key(tmp_path):

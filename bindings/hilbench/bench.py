@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ._core import ConfigError
-from .profile import DEFECTS, PARITIES, DeviceProfile, load_profile
+from .profile import PARITIES, DeviceProfile, known_defects, load_profile
 from .strict_toml import StrictReader, read_toml
 
 BENCH_SCHEMA = 1
@@ -104,8 +104,8 @@ def embedded_profile_dir() -> Path:
 def embedded_bench(defects: tuple[str, ...] = ()) -> BenchSpec:
     """The default bench: one emulated EM-1 meter on an emulated serial port and loopback TCP."""
     for defect in defects:
-        if defect not in DEFECTS:
-            raise ConfigError(f"--defect: unknown defect '{defect}' (known: {', '.join(DEFECTS)})")
+        if defect not in known_defects():
+            raise ConfigError(f"--defect: unknown defect '{defect}' (known: {', '.join(known_defects())})")
     profile = load_profile(embedded_profile_dir() / "em1-meter.toml")
     device = DeviceSpec(name=profile.name, driver="modbus", profile=profile, emulated=True,
                         emulator=EmulatorSpec(defects=defects))
@@ -178,9 +178,9 @@ def _device(r: StrictReader, path: Path, item: dict[str, Any], where: str,
         r.check_keys(table, {"defects", "serial", "tcp"}, w)
         defects = r.get(table, "defects", list, w, [])
         for d_index, defect in enumerate(defects):
-            if not isinstance(defect, str) or defect not in DEFECTS:
+            if not isinstance(defect, str) or defect not in known_defects(profile.kind):
                 raise r.fail(f"{w}.defects[{d_index}]", f"unknown defect {defect!r} "
-                             f"(known: {', '.join(DEFECTS)})")
+                             f"(known: {', '.join(known_defects(profile.kind))})")
         emulator = EmulatorSpec(defects=tuple(defects), serial=r.get(table, "serial", bool, w, True),
                                 tcp=r.get(table, "tcp", bool, w, True))
         emulated = True

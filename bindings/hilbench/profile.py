@@ -1,31 +1,28 @@
 """Device profiles: a device's identity, interfaces, register map and defect knobs as data.
 
-The emulator (devices/emulator/profile.cpp) parses the same TOML schema in C++;
-tests/test_profiles.py checks both parsers agree (`hilbench-emulator --dump-profile`).
-Parsing is strict: an unknown key or a wrong type is a ConfigError naming file and key.
+The emulator is the only parser of the profile schema (devices/meter/profile.cpp):
+load_profile builds its DeviceProfile from `hilbench-emulator --dump-profile`, which
+applies every default and names file and key path in every error (ConfigError here).
+The defect knobs come from the emulator too (`hilbench-emulator --list-defects`), see
+known_defects(). tests/test_bench_files.py covers good and bad profiles.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import json
+import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ._core import ConfigError
-from .strict_toml import StrictReader, read_toml
+from .emulation import find_tool
 
 REGISTER_TYPES = {"u16": 1, "i16": 1, "u32": 2, "i32": 2, "f32": 2}
 REGISTER_TABLES = ("holding", "input")
 PARITIES = ("none", "odd", "even", "mark", "space")
-DEFECTS = (
-    "illegal_address_returns_data",
-    "illegal_function_silent",
-    "illegal_value_accepted",
-    "bad_crc_answered",
-    "device_id_wrong_revision",
-    "tcp_register_skew",
-)
 IDENTITY_KEYS = (
     "vendor",
     "product_code",
@@ -45,6 +42,9 @@ IDENTITY_OBJECT_IDS = {
     "model": 0x05,
     "serial_number": 0x80,
 }
+# Exit status of hilbench-emulator for an invalid profile or command line (devices/README.md).
+_EMULATOR_EXIT_USAGE = 2
+_EMULATOR_TIMEOUT_S = 30.0
 
 
 @dataclass(frozen=True)
@@ -130,133 +130,87 @@ class DeviceProfile:
         return {IDENTITY_OBJECT_IDS[k]: v for k, v in self.identity.items()}
 
 
+def _run_emulator(arguments: list[str], what: str) -> subprocess.CompletedProcess[str]:
+    try:
+        return subprocess.run([find_tool("hilbench-emulator"), *arguments], capture_output=True, text=True,
+                              stdin=subprocess.DEVNULL, timeout=_EMULATOR_TIMEOUT_S)
+    except (OSError, subprocess.TimeoutExpired) as error:
+        raise ConfigError(f"{what}: cannot run hilbench-emulator: {error}") from None
+
+
+def _emulator_error(result: subprocess.CompletedProcess[str]) -> str:
+    """The emulator's one-line message, without its program prefix."""
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    message = lines[-1] if lines else f"hilbench-emulator exited with status {result.returncode}"
+    for prefix in ("hilbench-emulator: invalid profile: ", "hilbench-emulator: "):
+        if message.startswith(prefix):
+            return message[len(prefix):]
+    return message
+
+
+@functools.cache
+def _defect_catalog() -> dict[str, dict[str, str]]:
+    result = _run_emulator(["--list-defects"], "defect knobs")
+    if result.returncode != 0:
+        raise ConfigError(f"hilbench-emulator --list-defects: {_emulator_error(result)}")
+    kinds = json.loads(result.stdout)["kinds"]
+    return {kind: {knob["name"]: knob["description"] for knob in knobs}
+            for kind, knobs in kinds.items()}
+
+
+def known_defects(kind: str = "meter") -> dict[str, str]:
+    """Defect knobs of one device kind, name -> description, as the emulator lists them
+    (`hilbench-emulator --list-defects`; run once per process)."""
+    catalog = _defect_catalog()
+    if kind not in catalog:
+        raise ConfigError(f"unknown device kind '{kind}' (known: {', '.join(sorted(catalog))})")
+    return dict(catalog[kind])
+
+
 def load_profile(path: str | Path) -> DeviceProfile:
+    """Parses a profile through the emulator; ConfigError names the file and the key."""
     path = Path(path)
-    raw, doc = read_toml(path, "profile")
-    r = StrictReader(path)
-    r.check_keys(doc, {"schema", "device", "identity", "serial", "limits", "registers", "coils",
-                       "discrete_inputs", "defects"}, "")
-    schema = r.get(doc, "schema", int, "")
-    if schema != 1:
-        raise r.fail("schema", f"unsupported profile schema {schema} (this hilbench reads 1)")
+    try:
+        raw = path.read_bytes()
+    except OSError as error:
+        raise ConfigError(f"{path}: cannot read profile: {error.strerror}") from None
+    result = _run_emulator(["--profile", str(path), "--dump-profile"], str(path))
+    if result.returncode == _EMULATOR_EXIT_USAGE:
+        raise ConfigError(_emulator_error(result))
+    if result.returncode != 0:
+        raise ConfigError(f"{path}: hilbench-emulator --dump-profile failed: "
+                          f"{_emulator_error(result)}")
+    return _profile_from_dump(path, hashlib.sha256(raw).hexdigest(), json.loads(result.stdout))
 
-    device = r.table(doc, "device", "device")
-    r.check_keys(device, {"kind", "name", "description", "unit"}, "device")
-    unit = r.get(device, "unit", int, "device")
-    if not 1 <= unit <= 247:
-        raise r.fail("device.unit", f"must be 1..247, got {unit}")
 
-    identity_table = r.table(doc, "identity", "identity")
-    r.check_keys(identity_table, set(IDENTITY_KEYS), "identity")
-    identity = {key: r.get(identity_table, key, str, "identity") for key in IDENTITY_KEYS
-                if key in identity_table}
-    for key in ("vendor", "product_code", "revision"):  # the mandatory "basic" objects
-        if key not in identity:
-            raise r.fail(f"identity.{key}", "missing (FC 43/14 basic objects are mandatory)")
-
-    serial_table = r.table(doc, "serial", "serial", required=False)
-    r.check_keys(serial_table, {"baud", "data_bits", "parity", "stop_bits"}, "serial")
-    serial = SerialSettings(
-        baud=r.get(serial_table, "baud", int, "serial", 9600),
-        data_bits=r.get(serial_table, "data_bits", int, "serial", 8),
-        parity=r.get(serial_table, "parity", str, "serial", "none"),
-        stop_bits=r.get(serial_table, "stop_bits", int, "serial", 1),
-    )
-    if serial.parity not in PARITIES:
-        raise r.fail("serial.parity", f"must be one of {', '.join(PARITIES)}, got '{serial.parity}'")
-    if serial.data_bits not in (5, 6, 7, 8) or serial.stop_bits not in (1, 2) or serial.baud <= 0:
-        raise r.fail("serial", "data_bits must be 5..8, stop_bits 1 or 2, baud > 0")
-
-    limits = r.table(doc, "limits", "limits", required=False)
-    r.check_keys(limits, {"max_read_registers", "max_read_bits"}, "limits")
-    max_regs = r.get(limits, "max_read_registers", int, "limits", 125)
-    max_bits = r.get(limits, "max_read_bits", int, "limits", 2000)
-    if not 1 <= max_regs <= 125 or not 1 <= max_bits <= 2000:
-        raise r.fail("limits", "max_read_registers must be 1..125 and max_read_bits 1..2000")
-
-    registers = tuple(_registers(r, doc))
-    bits = tuple(_bits(r, doc, "coils", "coil") + _bits(r, doc, "discrete_inputs", "discrete_input"))
-
-    defects_table = r.table(doc, "defects", "defects", required=False)
-    r.check_keys(defects_table, set(DEFECTS), "defects")
-    defects = {name: r.get(defects_table, name, bool, "defects", False) for name in DEFECTS}
-
+def _profile_from_dump(path: Path, sha256: str, dump: dict[str, Any]) -> DeviceProfile:
+    device = dump["device"]
+    # "" marks an optional identity object the device does not have.
+    identity = {key: value for key, value in dump["identity"].items() if value != ""}
+    # null: the profile declares no serial interface; keep the dataclass's defaults then.
+    serial = SerialSettings(**dump["serial"]) if dump["serial"] is not None else SerialSettings()
+    registers = tuple(
+        Register(table=r["table"], address=r["address"], name=r["name"], type=r["type"],
+                 scale=float(r["scale"]), unit=r["unit"], value=float(r["value"]),
+                 writable=r["writable"])
+        for r in dump["registers"])
+    bits = tuple(
+        [Bit(table="coil", address=b["address"], name=b["name"], value=b["value"],
+             writable=b["writable"]) for b in dump["coils"]]
+        + [Bit(table="discrete_input", address=b["address"], name=b["name"], value=b["value"],
+               writable=False) for b in dump["discrete_inputs"]])
     return DeviceProfile(
         path=path,
-        sha256=hashlib.sha256(raw).hexdigest(),
-        kind=r.get(device, "kind", str, "device"),
-        name=r.get(device, "name", str, "device"),
-        description=r.get(device, "description", str, "device", ""),
-        unit=unit,
+        sha256=sha256,
+        kind=device["kind"],
+        name=device["name"],
+        description=device["description"],
+        unit=device["unit"],
         identity=identity,
         serial=serial,
-        max_read_registers=max_regs,
-        max_read_bits=max_bits,
+        max_read_registers=dump["limits"]["max_read_registers"],
+        max_read_bits=dump["limits"]["max_read_bits"],
         registers=registers,
         bits=bits,
-        defects=defects,
+        defects=dict(dump["defects"]),
     )
-
-
-def _array_of_tables(r: StrictReader, doc: dict[str, Any], key: str) -> list[dict[str, Any]]:
-    items = doc.get(key, [])
-    if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
-        raise r.fail(key, "expected an array of tables ([[%s]])" % key)
-    return items
-
-
-def _registers(r: StrictReader, doc: dict[str, Any]) -> list[Register]:
-    out: list[Register] = []
-    taken: dict[tuple[str, int], str] = {}
-    for index, item in enumerate(_array_of_tables(r, doc, "registers")):
-        where = f"registers[{index}]"
-        r.check_keys(item, {"table", "address", "name", "type", "scale", "unit", "value", "writable"}, where)
-        table = r.get(item, "table", str, where)
-        if table not in REGISTER_TABLES:
-            raise r.fail(f"{where}.table", f"must be 'holding' or 'input', got '{table}'")
-        kind = r.get(item, "type", str, where)
-        if kind not in REGISTER_TYPES:
-            raise r.fail(f"{where}.type", f"must be one of {', '.join(REGISTER_TYPES)}, got '{kind}'")
-        address = r.get(item, "address", int, where)
-        if not 0 <= address <= 0xFFFF - (REGISTER_TYPES[kind] - 1):
-            raise r.fail(f"{where}.address", f"out of range 0..65535: {address}")
-        scale = float(r.get(item, "scale", (int, float), where, 1))
-        if scale <= 0:
-            raise r.fail(f"{where}.scale", "must be > 0")
-        register = Register(
-            table=table, address=address, name=r.get(item, "name", str, where), type=kind,
-            scale=scale, unit=r.get(item, "unit", str, where, "1"),
-            value=float(r.get(item, "value", (int, float), where)),
-            writable=r.get(item, "writable", bool, where, False),
-        )
-        try:
-            register.raw_words()
-        except Exception:  # struct.error / OverflowError: value does not fit the type
-            raise r.fail(f"{where}.value", f"{register.value} x scale {scale} does not fit {kind}") from None
-        for offset in range(register.words):
-            slot = (table, address + offset)
-            if slot in taken:
-                raise r.fail(f"{where}.address",
-                             f"{table} register {address + offset} already used by '{taken[slot]}'")
-            taken[slot] = register.name
-        out.append(register)
-    return out
-
-
-def _bits(r: StrictReader, doc: dict[str, Any], key: str, table: str) -> list[Bit]:
-    out: list[Bit] = []
-    taken: set[int] = set()
-    for index, item in enumerate(_array_of_tables(r, doc, key)):
-        where = f"{key}[{index}]"
-        allowed = {"address", "name", "value", "writable"} if table == "coil" else {"address", "name", "value"}
-        r.check_keys(item, allowed, where)
-        address = r.get(item, "address", int, where)
-        if not 0 <= address <= 0xFFFF:
-            raise r.fail(f"{where}.address", f"out of range 0..65535: {address}")
-        if address in taken:
-            raise r.fail(f"{where}.address", f"{table} {address} defined twice")
-        taken.add(address)
-        out.append(Bit(table=table, address=address, name=r.get(item, "name", str, where),
-                       value=r.get(item, "value", bool, where),
-                       writable=r.get(item, "writable", bool, where, False)))
-    return out

@@ -1,5 +1,6 @@
-"""Strict TOML reading for bench files and device profiles: every error is a ConfigError
-naming the file and the key path (`devices[0].tcp.port`) and what was expected."""
+"""Strict TOML reading for bench files: every error is a ConfigError naming the file and the
+key path (`devices[0].tcp.port`) and what was expected. (Device profiles are parsed by the
+emulator, see profile.py.)"""
 
 from __future__ import annotations
 
