@@ -196,7 +196,8 @@ void bind_journal(py::module_& m) {
   m.def(
       "sha256_hex",
       [](const HashInput& data) { return evidence::sha256_hex(data.bytes); },
-      py::arg("data"), py::call_guard<py::gil_scoped_release>(), "Hex SHA-256 of bytes, or of a str encoded as UTF-8.");
+      py::arg("data"), py::call_guard<py::gil_scoped_release>(),
+      "Hex SHA-256 of bytes, or of a str encoded as UTF-8.");
 }
 
 }  // namespace hilbench::python

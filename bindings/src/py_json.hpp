@@ -66,7 +66,8 @@ inline nlohmann::json int_to_json(const py::handle& obj, const std::string& wher
 inline nlohmann::json to_json(const py::handle& obj, const std::string& where, int depth) {
   if (depth > max_json_depth)
     throw py::type_error(where.substr(0, 60) + "...: nested deeper than " +
-                         std::to_string(max_json_depth) + " levels (a container that contains itself?)");
+                         std::to_string(max_json_depth) +
+                         " levels (a container that contains itself?)");
   if (obj.is_none()) return nullptr;
   if (py::isinstance<py::bool_>(obj)) return obj.cast<bool>();  // before int: bool is an int
   if (py::isinstance<py::int_>(obj)) return int_to_json(obj, where);
@@ -138,8 +139,7 @@ struct type_caster<hilbench::python::JsonDict> {
   bool load(handle source, bool /*convert*/) {
     if (!source || !PyDict_Check(source.ptr())) return false;
     // Throws TypeError naming the key path of what is not JSON.
-    value.value =
-        hilbench::python::dict_to_json(reinterpret_borrow<dict>(source), "data", 0);
+    value.value = hilbench::python::dict_to_json(reinterpret_borrow<dict>(source), "data", 0);
     return true;
   }
   static handle cast(const hilbench::python::JsonDict& source, return_value_policy, handle) {

@@ -99,8 +99,9 @@ class Transport {
 
  protected:
   Transport() = default;
-  /// Implementation of read_some, without the capture: reads at most buf.size() bytes; blocks until at least one byte is there or the
-  /// deadline passes (then returns 0). Throws TransportError/ConnectionClosed on failure.
+  /// Implementation of read_some, without the capture: reads at most buf.size() bytes;
+  /// blocks until at least one byte is there or the deadline passes (then returns 0).
+  /// Throws TransportError/ConnectionClosed on failure.
   virtual std::size_t do_read(std::span<std::uint8_t> buf, Deadline deadline) = 0;
   /// Implementation of write_some, without the capture: writes some bytes; returns how many
   /// (0 if the deadline passed). Throws on failure.
