@@ -17,7 +17,9 @@ from hilbench import (ConnectionClosed, DeviceTimeout, HarnessError, ModbusClien
 def test_exception_hierarchy():
     assert issubclass(DeviceTimeout, HarnessError)
     assert issubclass(PortNotFound, TransportError) and issubclass(ConnectionClosed, TransportError)
-    assert issubclass(hilbench.DeviceException, HarnessError)
+    assert issubclass(hilbench.DeviceError, HarnessError)
+    assert issubclass(hilbench.ModbusException, hilbench.DeviceError)
+    assert not hasattr(hilbench, "DeviceException")
     assert issubclass(ProtocolError, HarnessError) and issubclass(hilbench.ConfigError, HarnessError)
 
 
@@ -54,6 +56,10 @@ def test_device_that_never_answers_times_out_naming_the_deadline(silent_server):
     assert elapsed < 5  # bounded: a deadline, not a hang (no speed claim)
     [exchange] = client.take_exchanges()
     assert exchange["outcome"] == "timeout" and exchange["response"] == b""
+    assert set(exchange) == {"protocol", "transport", "operation", "request", "response",
+                             "request_ns", "response_ns", "outcome", "error", "fields"}
+    assert exchange["protocol"] == "modbus"
+    assert exchange["fields"] == {"framing": "tcp", "unit": 1, "function": 3}
 
 
 def _serve_once(reply: bytes) -> tuple[socket.socket, int]:

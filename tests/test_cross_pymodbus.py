@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from hilbench import DeviceException, ModbusClient, SerialTransport, TcpTransport
+from hilbench import DeviceError, ModbusClient, ModbusException, SerialTransport, TcpTransport
 from hilbench.bench import embedded_profile_dir
 from hilbench.emulation import present_port, start_emulator
 from hilbench.profile import load_profile
@@ -40,11 +40,14 @@ def check_client_against(profile, client: ModbusClient) -> None:
     assert client.read_holding_registers(writable.address, 1) == [4321]
     client.write_multiple_registers(writable.address, [1234])
     assert client.read_holding_registers(writable.address, 1) == [1234]
-    with pytest.raises(DeviceException) as raised:
+    with pytest.raises(ModbusException) as raised:
         client.read_holding_registers(profile.first_unmapped_address("holding"), 1)
     assert raised.value.code == 2 and raised.value.function == 3
-    outcomes = {e["outcome"] for e in client.take_exchanges()}
-    assert outcomes == {"ok", "exception"}
+    assert isinstance(raised.value, DeviceError) and raised.value.protocol == "modbus"
+    exchanges = client.take_exchanges()
+    assert {e["outcome"] for e in exchanges} == {"ok", "device_error"}
+    [refused] = [e for e in exchanges if e["outcome"] == "device_error"]
+    assert refused["fields"]["exception_code"] == 2 and refused["fields"]["function"] == 3
 
 
 def test_our_client_against_pymodbus_server_over_tcp(pymodbus_peer):

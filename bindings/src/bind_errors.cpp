@@ -3,7 +3,7 @@
 //                 ├─ TransportError ─┬─ PortNotFound
 //                 │                  └─ ConnectionClosed
 //                 ├─ ProtocolError
-//                 ├─ DeviceException (function, code, code_name)
+//                 ├─ DeviceError (protocol, code) ── ModbusException (function, code_name)
 //                 ├─ ConfigError
 //                 └─ JournalError
 // Every instance carries .device, .operation, .deadline_s (float seconds or None), .detail.
@@ -25,7 +25,8 @@ struct PythonErrorClasses {
   PyObject* not_found = nullptr;
   PyObject* closed = nullptr;
   PyObject* protocol = nullptr;
-  PyObject* device_exception = nullptr;
+  PyObject* device_error = nullptr;
+  PyObject* modbus_exception = nullptr;
   PyObject* config = nullptr;
   PyObject* journal = nullptr;
 };
@@ -71,9 +72,13 @@ void bind_errors(py::module_& m) {
                               "The peer went away while the operation ran.");
   classes.protocol = make_class(m, "ProtocolError", classes.harness,
                                 "The bytes received break the protocol (CRC, header, length).");
-  classes.device_exception =
-      make_class(m, "DeviceException", classes.harness,
-                 "The device answered with a protocol exception; has function, code, code_name.");
+  classes.device_error = make_class(
+      m, "DeviceError", classes.harness,
+      "The device answered with an error of its protocol; has protocol (e.g. 'modbus') and "
+      "code (the device's own error code).");
+  classes.modbus_exception = make_class(
+      m, "ModbusException", classes.device_error,
+      "The device answered with a Modbus exception response; adds function and code_name.");
   classes.config =
       make_class(m, "ConfigError", classes.harness, "A bench file, profile or argument is wrong.");
   classes.journal = make_class(m, "JournalError", classes.harness,
@@ -83,12 +88,18 @@ void bind_errors(py::module_& m) {
     if (!pointer) return;
     try {
       std::rethrow_exception(pointer);
-    } catch (const DeviceException& e) {
+    } catch (const modbus::ModbusException& e) {
       py::dict extra;
-      extra["function"] = e.function();
+      extra["protocol"] = e.protocol();
       extra["code"] = e.code();
-      extra["code_name"] = modbus::exception_name(e.code());
-      raise(classes.device_exception, e, extra);
+      extra["function"] = e.function();
+      extra["code_name"] = modbus::exception_name(static_cast<std::uint8_t>(e.code()));
+      raise(classes.modbus_exception, e, extra);
+    } catch (const DeviceError& e) {
+      py::dict extra;
+      extra["protocol"] = e.protocol();
+      extra["code"] = e.code();
+      raise(classes.device_error, e, extra);
     } catch (const DeviceTimeout& e) {
       raise(classes.timeout, e);
     } catch (const PortNotFound& e) {

@@ -1,14 +1,42 @@
-// Modbus client for Python. Every transaction releases the GIL; every transaction is also
-// recorded (take_exchanges) so the pytest plugin can journal it after the test.
+// Modbus client for Python. Every transaction runs under
+// py::call_guard<py::gil_scoped_release>(): arguments and results are converted by pybind11
+// while it holds the GIL (PyBytes, DeviceIdentification below), the transaction runs without
+// it. Every transaction is also recorded (take_exchanges) so the pytest plugin can journal it
+// after the test.
 #include <pybind11/stl.h>
 
 #include <memory>
+#include <tuple>
 
 #include "bindings.hpp"
+#include "hilbench/exchange.hpp"
 #include "hilbench/protocol/modbus.hpp"
 #include "hilbench/recorder.hpp"
 #include "py_bytes.hpp"
+#include "py_json.hpp"
 #include "py_time.hpp"
+
+namespace pybind11::detail {
+/// {'conformity_level': int, 'objects': {object_id: str}}. Device strings are untrusted:
+/// decoded leniently (U+FFFD for bad UTF-8), never failing.
+template <>
+struct type_caster<hilbench::modbus::DeviceIdentification> {
+  PYBIND11_TYPE_CASTER(hilbench::modbus::DeviceIdentification, const_name("dict[str, Any]"));
+  bool load(handle, bool) { return false; }  // result only
+  static handle cast(const hilbench::modbus::DeviceIdentification& identity,
+                     return_value_policy, handle) {
+    dict objects;
+    for (const auto& [id, text] : identity.objects) {
+      objects[int_(id)] = reinterpret_steal<str>(
+          PyUnicode_DecodeUTF8(text.data(), static_cast<Py_ssize_t>(text.size()), "replace"));
+    }
+    dict out;
+    out["conformity_level"] = identity.conformity_level;
+    out["objects"] = objects;
+    return out.release();
+  }
+};
+}  // namespace pybind11::detail
 
 namespace py = pybind11;
 
@@ -16,7 +44,6 @@ namespace hilbench::python {
 namespace {
 
 using modbus::Client;
-using modbus::Exchange;
 
 // The client plus the recorder its exchange sink feeds.
 struct RecordingClient {
@@ -28,18 +55,14 @@ struct RecordingClient {
   Recorder<Exchange> exchanges;
 };
 
-template <class Result, class Call>
-Result released(RecordingClient& self, Call&& call) {
-  py::gil_scoped_release release;
-  return call(self.client);
-}
+using release_gil = py::call_guard<py::gil_scoped_release>;
 
+/// The exchange dict: protocol, transport, operation, request, response (bytes), request_ns,
+/// response_ns, outcome, error, fields (plain dict). Same keys for every protocol.
 py::dict exchange_to_dict(const Exchange& exchange) {
   py::dict out;
+  out["protocol"] = exchange.protocol;
   out["transport"] = exchange.transport;
-  out["framing"] = exchange.framing;
-  out["unit"] = exchange.unit;
-  out["function"] = exchange.function;
   out["operation"] = exchange.operation;
   out["request"] = to_bytes(exchange.request);
   out["response"] = to_bytes(exchange.response);
@@ -47,6 +70,7 @@ py::dict exchange_to_dict(const Exchange& exchange) {
   out["response_ns"] = exchange.response_ns;
   out["outcome"] = exchange.outcome;
   out["error"] = exchange.error;
+  out["fields"] = to_python(exchange.fields);
   return out;
 }
 
@@ -118,87 +142,74 @@ void bind_modbus(py::module_& m) {
           })
       .def_property_readonly("transport_name",
                              [](RecordingClient& self) { return self.client.transport().name(); })
+      .def_property_readonly(
+          "frame_silence",
+          [](const RecordingClient& self) { return ns_to_seconds(self.client.frame_silence()); },
+          "RTU t3.5 in seconds the client uses now: rtu_silence if given, else from the "
+          "transport's serial line (through decorators), else 0.00175.")
       .def(
           "read_coils",
           [](RecordingClient& self, std::uint16_t address, std::uint16_t count) {
-            return released<std::vector<bool>>(
-                self, [&](Client& c) { return c.read_coils(address, count); });
+            return self.client.read_coils(address, count);
           },
-          py::arg("address"), py::arg("count"))
+          py::arg("address"), py::arg("count"), release_gil())
       .def(
           "read_discrete_inputs",
           [](RecordingClient& self, std::uint16_t address, std::uint16_t count) {
-            return released<std::vector<bool>>(
-                self, [&](Client& c) { return c.read_discrete_inputs(address, count); });
+            return self.client.read_discrete_inputs(address, count);
           },
-          py::arg("address"), py::arg("count"))
+          py::arg("address"), py::arg("count"), release_gil())
       .def(
           "read_holding_registers",
           [](RecordingClient& self, std::uint16_t address, std::uint16_t count) {
-            return released<std::vector<std::uint16_t>>(
-                self, [&](Client& c) { return c.read_holding_registers(address, count); });
+            return self.client.read_holding_registers(address, count);
           },
-          py::arg("address"), py::arg("count"))
+          py::arg("address"), py::arg("count"), release_gil())
       .def(
           "read_input_registers",
           [](RecordingClient& self, std::uint16_t address, std::uint16_t count) {
-            return released<std::vector<std::uint16_t>>(
-                self, [&](Client& c) { return c.read_input_registers(address, count); });
+            return self.client.read_input_registers(address, count);
           },
-          py::arg("address"), py::arg("count"))
+          py::arg("address"), py::arg("count"), release_gil())
       .def(
           "write_single_coil",
           [](RecordingClient& self, std::uint16_t address, bool value) {
-            released<void>(self, [&](Client& c) { c.write_single_coil(address, value); });
+            self.client.write_single_coil(address, value);
           },
-          py::arg("address"), py::arg("value"))
+          py::arg("address"), py::arg("value"), release_gil())
       .def(
           "write_single_register",
           [](RecordingClient& self, std::uint16_t address, std::uint16_t value) {
-            released<void>(self, [&](Client& c) { c.write_single_register(address, value); });
+            self.client.write_single_register(address, value);
           },
-          py::arg("address"), py::arg("value"))
+          py::arg("address"), py::arg("value"), release_gil())
       .def(
           "write_multiple_coils",
           [](RecordingClient& self, std::uint16_t address, const std::vector<bool>& values) {
-            released<void>(self, [&](Client& c) { c.write_multiple_coils(address, values); });
+            self.client.write_multiple_coils(address, values);
           },
-          py::arg("address"), py::arg("values"))
+          py::arg("address"), py::arg("values"), release_gil())
       .def(
           "write_multiple_registers",
           [](RecordingClient& self, std::uint16_t address,
              const std::vector<std::uint16_t>& values) {
-            released<void>(self, [&](Client& c) { c.write_multiple_registers(address, values); });
+            self.client.write_multiple_registers(address, values);
           },
-          py::arg("address"), py::arg("values"))
+          py::arg("address"), py::arg("values"), release_gil())
       .def(
           "read_device_identification",
           [](RecordingClient& self, const std::string& category) {
-            const auto which = parse_category(category);
-            const auto identity = released<modbus::DeviceIdentification>(
-                self, [&](Client& c) { return c.read_device_identification(which); });
-            py::dict objects;
-            for (const auto& [id, value] : identity.objects) {
-              // Device strings are untrusted: decode leniently, never fail on bad UTF-8.
-              objects[py::int_(id)] = py::reinterpret_steal<py::str>(PyUnicode_DecodeUTF8(
-                  value.data(), static_cast<Py_ssize_t>(value.size()), "replace"));
-            }
-            py::dict out;
-            out["conformity_level"] = identity.conformity_level;
-            out["objects"] = objects;
-            return out;
+            return self.client.read_device_identification(parse_category(category));
           },
-          py::arg("category") = "basic",
+          py::arg("category") = "basic", release_gil(),
           "{'conformity_level': int, 'objects': {object_id: str}} for all objects of the category.")
       .def(
           "transact",
-          [](RecordingClient& self, std::uint8_t function, const py::bytes& data) {
-            const modbus::Pdu request{function, from_bytes(data)};
-            const auto response =
-                released<modbus::Pdu>(self, [&](Client& c) { return c.transact(request); });
-            return py::make_tuple(response.function, to_bytes(response.data));
+          [](RecordingClient& self, std::uint8_t function, const PyBytes& data) {
+            const modbus::Pdu response = self.client.transact(modbus::Pdu{function, data.value});
+            return std::make_tuple(response.function, PyBytes{response.data});
           },
-          py::arg("function"), py::arg("data") = py::bytes(),
+          py::arg("function"), py::arg("data") = py::bytes(), release_gil(),
           "Sends any PDU; returns (function, data) as received, exception responses included.")
       .def(
           "take_exchanges",

@@ -1,16 +1,25 @@
 // Transports for Python. Durations are float seconds; bytes are `bytes`. Every blocking call
-// releases the GIL. Raw traffic can be captured (start_capture / take_capture) so the
-// plugin can journal it without Python callbacks on the I/O path.
+// runs under py::call_guard<py::gil_scoped_release>() (arguments and results are converted
+// by pybind11 with the GIL held: PyBytes, std::tuple). Constructors that open a port or a
+// connection release the GIL by hand around the open alone, because pybind11's instance
+// set-up after the factory must run with the GIL. Raw traffic can be captured (start_capture
+// / take_capture) so the plugin can journal it without Python callbacks on the I/O path.
 #include <pybind11/chrono.h>
 #include <pybind11/stl.h>
 
+#include <map>
 #include <memory>
+#include <optional>
 #include <string>
+#include <tuple>
 
 #include "bindings.hpp"
 #include "hilbench/errors.hpp"
+#include "hilbench/protocol/modbus.hpp"
 #include "hilbench/recorder.hpp"
+#include "hilbench/transport/decorator.hpp"
 #include "hilbench/transport/serial.hpp"
+#include "hilbench/transport/serial_line.hpp"
 #include "hilbench/transport/tcp.hpp"
 #include "py_bytes.hpp"
 #include "py_time.hpp"
@@ -19,6 +28,8 @@ namespace py = pybind11;
 
 namespace hilbench::python {
 namespace {
+
+using release_gil = py::call_guard<py::gil_scoped_release>;
 
 template <class Enum>
 Enum parse_choice(const std::string& value, const char* what,
@@ -31,6 +42,39 @@ Enum parse_choice(const std::string& value, const char* what,
   throw ConfigError({"", what, std::nullopt}, "'" + value + "' is not one of: " + allowed);
 }
 
+constexpr std::initializer_list<std::pair<const char*, Parity>> parity_names = {
+    {"none", Parity::none},
+    {"odd", Parity::odd},
+    {"even", Parity::even},
+    {"mark", Parity::mark},
+    {"space", Parity::space}};
+constexpr std::initializer_list<std::pair<const char*, FlowControl>> flow_control_names = {
+    {"none", FlowControl::none},
+    {"xon_xoff", FlowControl::xon_xoff},
+    {"rts_cts", FlowControl::rts_cts},
+    {"dtr_dsr", FlowControl::dtr_dsr}};
+
+template <class Enum>
+const char* name_of(Enum value, std::initializer_list<std::pair<const char*, Enum>> choices) {
+  for (const auto& [name, choice] : choices)
+    if (choice == value) return name;
+  return "?";
+}
+
+/// {'baud', 'data_bits', 'parity', 'stop_bits', 'flow_control'} or None.
+py::object line_settings_dict(Transport& transport) {
+  const SerialLine* line = transport.serial_line();
+  if (line == nullptr) return py::none();
+  const LineSettings settings = line->line_settings();
+  py::dict out;
+  out["baud"] = settings.baud;
+  out["data_bits"] = settings.data_bits;
+  out["parity"] = name_of(settings.parity, parity_names);
+  out["stop_bits"] = settings.stop_bits;
+  out["flow_control"] = name_of(settings.flow_control, flow_control_names);
+  return out;
+}
+
 }  // namespace
 
 void bind_transport(py::module_& m) {
@@ -39,66 +83,53 @@ void bind_transport(py::module_& m) {
       .def_property_readonly("name", &Transport::name)
       .def(
           "write",
-          [](Transport& t, const py::bytes& data, double timeout) {
-            const Bytes bytes = from_bytes(data);
-            py::gil_scoped_release release;
-            t.write(bytes, deadline_in(timeout));
+          [](Transport& t, const PyBytes& data, double timeout) {
+            t.write(data.value, deadline_in(timeout));
           },
-          py::arg("data"), py::arg("timeout") = 1.0)
+          py::arg("data"), py::arg("timeout") = 1.0, release_gil())
       .def(
           "read_exact",
           [](Transport& t, std::size_t count, double timeout) {
-            Bytes out;
-            {
-              py::gil_scoped_release release;
-              out = t.read_exact(count, deadline_in(timeout));
-            }
-            return to_bytes(out);
+            return PyBytes{t.read_exact(count, deadline_in(timeout))};
           },
-          py::arg("count"), py::arg("timeout") = 1.0)
+          py::arg("count"), py::arg("timeout") = 1.0, release_gil())
       .def(
           "read_until",
-          [](Transport& t, const py::bytes& delimiter, std::size_t max_bytes, double timeout) {
-            const Bytes delim = from_bytes(delimiter);
-            Bytes out;
-            {
-              py::gil_scoped_release release;
-              out = t.read_until(delim, max_bytes, deadline_in(timeout));
-            }
-            return to_bytes(out);
+          [](Transport& t, const PyBytes& delimiter, std::size_t max_bytes, double timeout) {
+            return PyBytes{t.read_until(delimiter.value, max_bytes, deadline_in(timeout))};
           },
-          py::arg("delimiter"), py::arg("max_bytes") = 4096, py::arg("timeout") = 1.0)
+          py::arg("delimiter"), py::arg("max_bytes") = 4096, py::arg("timeout") = 1.0,
+          release_gil())
       .def(
           "read_until_silence",
           [](Transport& t, double silence, std::size_t max_bytes, double timeout) {
             const Nanoseconds quiet = seconds_to_ns(silence, "silence");
-            Bytes out;
-            {
-              py::gil_scoped_release release;
-              out = t.read_until_silence(quiet, max_bytes, deadline_in(timeout));
-            }
-            return to_bytes(out);
+            return PyBytes{t.read_until_silence(quiet, max_bytes, deadline_in(timeout))};
           },
-          py::arg("silence"), py::arg("max_bytes") = 4096, py::arg("timeout") = 1.0)
+          py::arg("silence"), py::arg("max_bytes") = 4096, py::arg("timeout") = 1.0,
+          release_gil())
       .def(
           "drain_until_quiet",
           [](Transport& t, double quiet, double timeout) {
             const Nanoseconds window = seconds_to_ns(quiet, "quiet");
-            Transport::Drained drained;
-            {
-              py::gil_scoped_release release;
-              drained = t.drain_until_quiet(window, window, deadline_in(timeout));
-            }
-            return py::make_tuple(to_bytes(drained.bytes), drained.quiet);
+            Transport::Drained drained = t.drain_until_quiet(window, window, deadline_in(timeout));
+            return std::make_tuple(PyBytes{std::move(drained.bytes)}, drained.quiet);
           },
-          py::arg("quiet"), py::arg("timeout") = 1.0,
+          py::arg("quiet"), py::arg("timeout") = 1.0, release_gil(),
           "Drops input until the line was quiet for `quiet` s; returns (dropped bytes, went "
           "quiet).")
-      .def("discard_input",
-           [](Transport& t) {
-             py::gil_scoped_release release;
-             t.discard_input();
-           })
+      .def("discard_input", &Transport::discard_input, release_gil())
+      .def("serial_line_settings", &line_settings_dict,
+           "The serial line's settings {'baud', 'data_bits', 'parity', 'stop_bits', "
+           "'flow_control'}, or None if the transport has no serial line (TCP).")
+      .def_property_readonly(
+          "character_time",
+          [](Transport& t) -> std::optional<double> {
+            const SerialLine* line = t.serial_line();
+            if (line == nullptr) return std::nullopt;
+            return ns_to_seconds(line->character_time());
+          },
+          "Seconds per character on the serial line at its current settings, or None.")
       .def(
           "start_capture",
           [](Transport& t) {
@@ -130,19 +161,11 @@ void bind_transport(py::module_& m) {
              settings.port = port;
              settings.baud = baud;
              settings.data_bits = data_bits;
-             settings.parity = parse_choice<Parity>(parity, "parity",
-                                                    {{"none", Parity::none},
-                                                     {"odd", Parity::odd},
-                                                     {"even", Parity::even},
-                                                     {"mark", Parity::mark},
-                                                     {"space", Parity::space}});
+             settings.parity = parse_choice<Parity>(parity, "parity", parity_names);
              settings.stop_bits = stop_bits;
-             settings.flow_control = parse_choice<FlowControl>(flow_control, "flow_control",
-                                                               {{"none", FlowControl::none},
-                                                                {"xon_xoff", FlowControl::xon_xoff},
-                                                                {"rts_cts", FlowControl::rts_cts},
-                                                                {"dtr_dsr", FlowControl::dtr_dsr}});
-             py::gil_scoped_release release;
+             settings.flow_control =
+                 parse_choice<FlowControl>(flow_control, "flow_control", flow_control_names);
+             py::gil_scoped_release release;  // the open only (see the top of this file)
              return std::make_shared<SerialTransport>(std::move(settings));
            }),
            py::arg("port"), py::arg("baud") = 9600, py::arg("data_bits") = 8,
@@ -150,36 +173,37 @@ void bind_transport(py::module_& m) {
       .def_property_readonly("port", [](const SerialTransport& t) { return t.settings().port; })
       .def_property_readonly("baud", [](const SerialTransport& t) { return t.settings().baud; })
       .def_property_readonly(
-          "character_time",
-          [](const SerialTransport& t) { return ns_to_seconds(t.character_time()); })
-      .def_property_readonly(
           "frame_silence",
-          [](const SerialTransport& t) { return ns_to_seconds(t.frame_silence()); })
-      .def("modem_lines",
-           [](SerialTransport& t) {
-             ModemLines lines;
-             {
-               py::gil_scoped_release release;
-               lines = t.modem_lines();
-             }
-             py::dict out;
-             out["dtr"] = lines.dtr;
-             out["rts"] = lines.rts;
-             out["cts"] = lines.cts;
-             out["dsr"] = lines.dsr;
-             out["dcd"] = lines.dcd;
-             out["ri"] = lines.ri;
-             return out;
-           })
-      .def("set_dtr",
-           [](SerialTransport& t, bool asserted) {
-             py::gil_scoped_release release;
-             t.set_dtr(asserted);
-           })
-      .def("set_rts", [](SerialTransport& t, bool asserted) {
-        py::gil_scoped_release release;
-        t.set_rts(asserted);
-      });
+          [](const SerialTransport& t) {
+            return ns_to_seconds(modbus::rtu_frame_silence(t.line_settings()));
+          },
+          "Modbus RTU t3.5 in seconds at the current settings (1750 us above 19200 baud).")
+      .def(
+          "reconfigure",
+          [](SerialTransport& t, std::optional<int> baud, std::optional<int> data_bits,
+             std::optional<std::string> parity, std::optional<int> stop_bits) {
+            LineSettings settings = t.line_settings();
+            if (baud) settings.baud = *baud;
+            if (data_bits) settings.data_bits = *data_bits;
+            if (parity) settings.parity = parse_choice<Parity>(*parity, "parity", parity_names);
+            if (stop_bits) settings.stop_bits = *stop_bits;
+            t.reconfigure(settings);
+          },
+          py::kw_only(), py::arg("baud") = py::none(), py::arg("data_bits") = py::none(),
+          py::arg("parity") = py::none(), py::arg("stop_bits") = py::none(), release_gil(),
+          "Changes line settings while the port stays open (omitted = unchanged); reads them "
+          "back and raises TransportError naming a setting that did not stick.")
+      .def(
+          "modem_lines",
+          [](SerialTransport& t) {
+            const ModemLines lines = t.modem_lines();
+            return std::map<std::string, bool>{{"dtr", lines.dtr}, {"rts", lines.rts},
+                                               {"cts", lines.cts}, {"dsr", lines.dsr},
+                                               {"dcd", lines.dcd}, {"ri", lines.ri}};
+          },
+          release_gil(), "{'dtr', 'rts', 'cts', 'dsr', 'dcd', 'ri': bool} (True = asserted).")
+      .def("set_dtr", &SerialTransport::set_dtr, py::arg("asserted"), release_gil())
+      .def("set_rts", &SerialTransport::set_rts, py::arg("asserted"), release_gil());
 
   py::class_<TcpTransport, Transport, std::shared_ptr<TcpTransport>>(
       m, "TcpTransport", "A TCP connection (real socket).")
@@ -190,13 +214,24 @@ void bind_transport(py::module_& m) {
              settings.port = port;
              settings.connect_timeout = seconds_to_ns(connect_timeout, "connect_timeout");
              settings.no_delay = no_delay;
-             py::gil_scoped_release release;
+             py::gil_scoped_release release;  // the connect only (see the top of this file)
              return std::make_shared<TcpTransport>(std::move(settings));
            }),
            py::arg("host"), py::arg("port"), py::arg("connect_timeout") = 3.0,
            py::arg("no_delay") = true)
       .def_property_readonly("host", [](const TcpTransport& t) { return t.settings().host; })
       .def_property_readonly("port", [](const TcpTransport& t) { return t.settings().port; });
+
+  py::class_<TransportDecorator, Transport, std::shared_ptr<TransportDecorator>>(
+      m, "TransportDecorator",
+      "Wraps a transport and passes everything through (the base of fault injection). Its "
+      "name is 'label(inner name)'; its serial line is the inner transport's.")
+      .def(py::init([](std::shared_ptr<Transport> inner, const std::string& label) {
+             return std::make_shared<TransportDecorator>(std::move(inner), label);
+           }),
+           py::arg("inner"), py::arg("label") = "pass")
+      .def_property_readonly("inner", &TransportDecorator::inner)
+      .def_property_readonly("label", &TransportDecorator::label);
 }
 
 }  // namespace hilbench::python

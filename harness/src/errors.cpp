@@ -28,8 +28,8 @@ std::string compose(const ErrorContext& context, const std::string& detail) {
 HarnessError::HarnessError(ErrorContext context, const std::string& detail)
     : std::runtime_error(compose(context, detail)), context_(std::move(context)), detail_(detail) {}
 
-DeviceException::DeviceException(ErrorContext context, std::uint8_t function, std::uint8_t code,
-                                 const std::string& detail)
-    : HarnessError(std::move(context), detail), function_(function), code_(code) {}
+DeviceError::DeviceError(ErrorContext context, std::string protocol, int code,
+                         const std::string& detail)
+    : HarnessError(std::move(context), detail), protocol_(std::move(protocol)), code_(code) {}
 
 }  // namespace hilbench

@@ -22,7 +22,7 @@
 using namespace std::chrono_literals;
 namespace modbus = hilbench::modbus;
 using hilbench::Bytes;
-using modbus::Exchange;
+using hilbench::Exchange;
 using modbus::Framing;
 
 namespace {
@@ -260,10 +260,9 @@ BOOST_AUTO_TEST_CASE(reads_holding_registers_and_records_the_exchange) {
   const Exchange& exchange = bench.exchanges[0];
   BOOST_TEST(exchange.outcome == "ok");
   BOOST_TEST(exchange.error.empty());
-  BOOST_TEST(exchange.framing == "tcp");
+  BOOST_TEST(exchange.protocol == "modbus");
   BOOST_TEST(exchange.transport == "tcp:127.0.0.1:" + std::to_string(bench.server.port()));
-  BOOST_TEST(exchange.unit == unit_id);
-  BOOST_TEST(exchange.function == 0x03);
+  BOOST_TEST(exchange.fields.dump() == R"({"framing":"tcp","function":3,"unit":17})");
   BOOST_TEST(exchange.operation == "read_holding_registers(107, 3)");
   BOOST_TEST(exchange.request == expected_request, boost::test_tools::per_element());
   BOOST_TEST(exchange.response.size() == 15U);
@@ -325,12 +324,13 @@ BOOST_AUTO_TEST_CASE(writes_are_checked_against_their_echo) {
   for (const Exchange& exchange : bench.exchanges) BOOST_TEST(exchange.outcome == "ok");
 }
 
-BOOST_AUTO_TEST_CASE(exception_response_is_a_device_exception) {
+BOOST_AUTO_TEST_CASE(exception_response_is_a_modbus_exception) {
   Bench bench(Framing::tcp,
               {tcp_answer({0x83, 0x02}), tcp_answer({0x83, 0x02}), tcp_answer({0x90, 0x04})});
-  BOOST_CHECK_EXCEPTION(bench.client->read_holding_registers(9000, 2), hilbench::DeviceException,
-                        [](const hilbench::DeviceException& error) {
+  BOOST_CHECK_EXCEPTION(bench.client->read_holding_registers(9000, 2), modbus::ModbusException,
+                        [](const modbus::ModbusException& error) {
                           return error.function() == 0x03 && error.code() == 0x02 &&
+                                 error.protocol() == "modbus" &&
                                  error.operation() == "read_holding_registers(9000, 2)" &&
                                  contains(error.what(), "exception 02 ILLEGAL DATA ADDRESS");
                         });
@@ -338,19 +338,22 @@ BOOST_AUTO_TEST_CASE(exception_response_is_a_device_exception) {
   const modbus::Pdu raw = bench.client->transact({0x03, {0x23, 0x28, 0x00, 0x02}});
   BOOST_TEST(raw.function == 0x83);
   BOOST_TEST(raw.data == (Bytes{0x02}), boost::test_tools::per_element());
-  BOOST_CHECK_EXCEPTION(bench.client->write_multiple_registers(0, {1}), hilbench::DeviceException,
-                        [](const hilbench::DeviceException& error) {
+  BOOST_CHECK_EXCEPTION(bench.client->write_multiple_registers(0, {1}), modbus::ModbusException,
+                        [](const modbus::ModbusException& error) {
                           return error.function() == 0x10 && error.code() == 0x04 &&
                                  contains(error.what(), "exception 04 SERVER DEVICE FAILURE");
                         });
   bench.finish();
   BOOST_REQUIRE_EQUAL(bench.exchanges.size(), 3U);
-  BOOST_TEST(bench.exchanges[0].outcome == "exception");
+  BOOST_TEST(bench.exchanges[0].outcome == "device_error");
   BOOST_TEST(contains(bench.exchanges[0].error, "exception 02 ILLEGAL DATA ADDRESS"));
   BOOST_TEST(bench.exchanges[0].response.size() == 9U);
-  BOOST_TEST(bench.exchanges[1].outcome == "exception");
+  BOOST_TEST(bench.exchanges[0].fields.value("exception_code", 0) == 2);
+  BOOST_TEST(bench.exchanges[1].outcome == "device_error");
   BOOST_TEST(bench.exchanges[1].error.empty());  // transact() did not fail
-  BOOST_TEST(bench.exchanges[2].outcome == "exception");
+  BOOST_TEST(bench.exchanges[1].fields.value("exception_code", 0) == 2);
+  BOOST_TEST(bench.exchanges[2].outcome == "device_error");
+  BOOST_TEST(bench.exchanges[2].fields.value("exception_code", 0) == 4);
 }
 
 BOOST_AUTO_TEST_CASE(malformed_exception_responses_are_protocol_errors) {
@@ -642,7 +645,7 @@ BOOST_AUTO_TEST_CASE(reads_registers_by_exact_length_without_waiting_for_silence
   const Bytes expected_request{unit_id, 0x03, 0x00, 0x6B, 0x00, 0x03, 0x76, 0x87};  // spec example
   BOOST_TEST(requests[0].frame == expected_request, boost::test_tools::per_element());
   BOOST_REQUIRE_EQUAL(bench.exchanges.size(), 1U);
-  BOOST_TEST(bench.exchanges[0].framing == "rtu");
+  BOOST_TEST(bench.exchanges[0].fields.value("framing", "") == "rtu");
   BOOST_TEST(bench.exchanges[0].outcome == "ok");
   BOOST_TEST(bench.exchanges[0].response ==
                  rtu_frame(unit_id, {0x03, 0x06, 0x02, 0x2B, 0x00, 0x00, 0x00, 0x64}),
@@ -698,16 +701,17 @@ BOOST_AUTO_TEST_CASE(bad_crc_and_foreign_address_are_protocol_errors) {
   for (const Exchange& exchange : bench.exchanges) BOOST_TEST(exchange.outcome == "protocol_error");
 }
 
-BOOST_AUTO_TEST_CASE(exception_response_is_a_device_exception) {
+BOOST_AUTO_TEST_CASE(exception_response_is_a_modbus_exception) {
   Bench bench(Framing::rtu, {rtu_answer(unit_id, {0x81, 0x01})});
-  BOOST_CHECK_EXCEPTION(bench.client->read_coils(0, 8), hilbench::DeviceException,
-                        [](const hilbench::DeviceException& error) {
+  BOOST_CHECK_EXCEPTION(bench.client->read_coils(0, 8), modbus::ModbusException,
+                        [](const modbus::ModbusException& error) {
                           return error.function() == 0x01 && error.code() == 0x01 &&
                                  contains(error.what(), "exception 01 ILLEGAL FUNCTION");
                         });
   bench.finish();
   BOOST_REQUIRE_EQUAL(bench.exchanges.size(), 1U);
-  BOOST_TEST(bench.exchanges[0].outcome == "exception");
+  BOOST_TEST(bench.exchanges[0].outcome == "device_error");
+  BOOST_TEST(bench.exchanges[0].fields.value("exception_code", 0) == 1);
   BOOST_TEST(bench.exchanges[0].response.size() == 5U);
 }
 

@@ -244,3 +244,19 @@ BOOST_AUTO_TEST_CASE(random_bytes_never_escape_as_anything_but_protocol_errors) 
   }
   BOOST_TEST(true);
 }
+
+BOOST_AUTO_TEST_CASE(rtu_frame_silence_follows_the_line_settings) {
+  hilbench::LineSettings slow;  // 9600 8N2: 11 bits
+  slow.baud = 9600;
+  slow.stop_bits = 2;
+  BOOST_TEST(hilbench::character_time(slow).count() == 11LL * 1'000'000'000 / 9600);
+  BOOST_TEST(hilbench::modbus::rtu_frame_silence(slow).count() ==
+             hilbench::character_time(slow).count() * 7 / 2);
+  hilbench::LineSettings fast;
+  fast.baud = 38400;
+  BOOST_TEST((hilbench::modbus::rtu_frame_silence(fast) == std::chrono::microseconds(1750)));
+  hilbench::LineSettings limit;  // t3.5 still computed at 19200
+  limit.baud = 19200;
+  BOOST_TEST(hilbench::modbus::rtu_frame_silence(limit).count() ==
+             10LL * 1'000'000'000 / 19200 * 7 / 2);
+}

@@ -4,6 +4,7 @@
 #define BOOST_TEST_MODULE serial_transport
 #include <libserialport.h>
 #include <poll.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include <boost/test/unit_test.hpp>
@@ -355,15 +356,54 @@ BOOST_AUTO_TEST_CASE(the_port_is_listed_as_a_usb_adapter) {
   BOOST_TEST(std::string(sp_get_port_usb_product(found)) == "emulated CP2102");
 }
 
-BOOST_AUTO_TEST_CASE(frame_timing_follows_the_settings) {
-  using std::chrono::nanoseconds;
+BOOST_AUTO_TEST_CASE(character_time_follows_the_settings) {
   const auto slow = open(settings(9600, Parity::none, 2));  // 8N2: 11 bits
   BOOST_TEST(slow->character_time().count() == 11LL * 1'000'000'000 / 9600);
-  BOOST_TEST(slow->frame_silence().count() == slow->character_time().count() * 7 / 2);
-  const auto fast = open(settings(38400));
-  BOOST_TEST((fast->frame_silence() == std::chrono::microseconds(1750)));
-  const auto limit = open(settings(19200));  // t3.5 still computed at 19200
-  BOOST_TEST(limit->frame_silence().count() == 10LL * 1'000'000'000 / 19200 * 7 / 2);
+  BOOST_TEST(slow->serial_line() == slow.get());
+  const auto fast = open(settings(115200));  // 8N1: 10 bits
+  BOOST_TEST(fast->character_time().count() == 10LL * 1'000'000'000 / 115200);
+}
+
+BOOST_AUTO_TEST_CASE(reconfigure_changes_the_baud_rate_of_the_open_port) {
+  auto transport = open(settings(9600));
+  const int fd = device_fd();
+  hilbench::SerialLine& line = *transport->serial_line();
+  BOOST_TEST(line.character_time().count() == 10LL * 1'000'000'000 / 9600);
+
+  hilbench::LineSettings mode_c = line.line_settings();
+  mode_c.baud = 1200;
+  line.reconfigure(mode_c);
+  BOOST_TEST(line.line_settings().baud == 1200);
+  BOOST_TEST(transport->settings().baud == 1200);
+  BOOST_TEST(line.character_time().count() == 10LL * 1'000'000'000 / 1200);
+  // The OS port really runs at the new speed: read back from the other end of the pty (on a
+  // pty master, TCGETS answers with the slave's termios), independently of the transport.
+  termios attributes{};
+  BOOST_REQUIRE_EQUAL(::tcgetattr(fd, &attributes), 0);
+  BOOST_TEST(::cfgetospeed(&attributes) == static_cast<speed_t>(B1200));
+
+  // Still open: traffic flows both ways at the new settings.
+  transport->write(bytes_of("ping"), Deadline::after(kPatience));
+  BOOST_TEST(device_read(fd, 4) == bytes_of("ping"), boost::test_tools::per_element());
+  device_write(fd, "pong");
+  BOOST_TEST(transport->read_exact(4, Deadline::after(kPatience)) == bytes_of("pong"),
+             boost::test_tools::per_element());
+
+  // A setting the port cannot keep is refused by name and the line stays as it was.
+  hilbench::LineSettings even = line.line_settings();
+  even.parity = Parity::even;
+  try {
+    line.reconfigure(even);
+    BOOST_FAIL("8E1 accepted by a port that cannot do parity");
+  } catch (const TransportError& error) {
+    BOOST_TEST(std::string(error.what()).find("parity") != std::string::npos);
+    BOOST_TEST(error.operation().find("reconfigure") == 0U);
+  }
+  BOOST_TEST(line.line_settings().baud == 1200);
+  BOOST_TEST((line.line_settings().parity == Parity::none));
+  hilbench::LineSettings zero = line.line_settings();
+  zero.baud = 0;
+  BOOST_CHECK_THROW(line.reconfigure(zero), TransportError);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -25,7 +25,10 @@ KEY_FIELDS = {
     "dut": ("name", "kind", "emulated", "defects", "profile", "profile_sha256",
             "declared_identity", "endpoints"),
     "test_started": ("nodeid", "requirements", "duts"),
-    "exchange": ("nodeid", "dut", "transport", "framing", "unit", "function", "operation",
+    # protocol + fields: the protocol-neutral record; framing/unit/function: journals written
+    # before it (still shown when present).
+    "exchange": ("nodeid", "dut", "protocol", "transport", "fields", "framing", "unit",
+                 "function", "operation",
                  "outcome", "error", "request_ns", "response_ns"),
     "observation": ("nodeid", "name", "value", "expected", "passed", "detail"),
     "test_finished": ("nodeid", "outcome", "requirements", "duts", "duration_s", "message",

@@ -62,8 +62,10 @@ class RunWriter:
         evidence = []
         if exchange:
             evidence.append(self.append("exchange", {
-                "nodeid": nodeid, "dut": "em1", "transport": "serial:/dev/ttyUSB0",
-                "framing": "rtu", "unit": 1, "function": 43, "operation": "read_device_id",
+                "nodeid": nodeid, "dut": "em1", "protocol": "modbus",
+                "transport": "serial:/dev/ttyUSB0",
+                "fields": {"framing": "rtu", "unit": 1, "function": 43},
+                "operation": "read_device_id",
                 "request_hex": "012b0e0100", "response_hex": "012b0e01", "request_ns": 1000,
                 "response_ns": 2501000, "outcome": "ok", "error": ""}))
         evidence.append(self.append("observation", {

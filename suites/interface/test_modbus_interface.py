@@ -11,7 +11,7 @@ import struct
 
 import pytest
 
-from hilbench import DeviceException, DeviceTimeout, encode_rtu
+from hilbench import DeviceTimeout, ModbusException, encode_rtu
 
 # A function code in the user-defined range 65..72 (Modbus Application Protocol §5): no
 # public function, so a conforming device that has not implemented it answers exception 01.
@@ -93,7 +93,7 @@ def test_illegal_data_address_answers_exception_02(dut, interface, evidence):
     address = dut.profile.first_unmapped_address("holding")
     try:
         values = client.read_holding_registers(address, 1)
-    except DeviceException as error:
+    except ModbusException as error:
         evidence.observe("exception_code", error.code, 2, error.code == 2)
         assert error.code == 2, f"expected exception 02 ILLEGAL DATA ADDRESS, got {error}"
         return

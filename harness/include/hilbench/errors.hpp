@@ -65,17 +65,18 @@ class ProtocolError : public HarnessError {
   using HarnessError::HarnessError;
 };
 
-/// The device answered with a protocol-level exception (Modbus exception response).
-class DeviceException : public HarnessError {
+/// The device understood the request and answered with an error of its own protocol: a
+/// Modbus exception response, a SCPI error-queue entry, an IEC 62056-21 error message. Each
+/// protocol derives its own class (modbus::ModbusException) adding what only it knows.
+class DeviceError : public HarnessError {
  public:
-  DeviceException(ErrorContext context, std::uint8_t function, std::uint8_t code,
-                  const std::string& detail);
-  std::uint8_t function() const noexcept { return function_; }  ///< request function code
-  std::uint8_t code() const noexcept { return code_; }          ///< exception code (1..255)
+  DeviceError(ErrorContext context, std::string protocol, int code, const std::string& detail);
+  const std::string& protocol() const noexcept { return protocol_; }  ///< e.g. "modbus"
+  int code() const noexcept { return code_; }  ///< the device's own error code, as it sent it
 
  private:
-  std::uint8_t function_;
-  std::uint8_t code_;
+  std::string protocol_;
+  int code_;
 };
 
 /// A bench file, profile or argument is wrong.

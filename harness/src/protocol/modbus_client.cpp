@@ -16,7 +16,7 @@
 //   capture, not in the Exchange, which holds the answer to its own request.
 // - transact() checks framing and addressing only (CRC / MBAP / transaction id / unit); the
 //   PDU comes back as received. The typed calls also check function echo, byte counts and
-//   echoed address/value, and turn exception responses into DeviceException.
+//   echoed address/value, and turn exception responses into ModbusException.
 // - Padding bits above the last requested coil/input are ignored, not judged.
 // - Transport errors are rethrown as the same type with the Modbus operation as context and
 //   the transport step in the detail ("read_exact(7): no answer: 0 of 7 bytes received").
@@ -28,7 +28,7 @@
 
 #include "hilbench/errors.hpp"
 #include "hilbench/protocol/modbus.hpp"
-#include "hilbench/transport/serial.hpp"
+#include "hilbench/transport/serial_line.hpp"
 
 namespace hilbench::modbus {
 namespace {
@@ -39,7 +39,6 @@ constexpr std::size_t max_rtu_adu = 256;
 constexpr std::size_t mbap_size = 7;
 constexpr std::uint16_t min_mbap_length = 2;          // unit id + function code
 constexpr std::uint16_t max_mbap_length = 254;        // unit id + 253-byte PDU
-constexpr Nanoseconds fallback_rtu_silence = 1750us;  // serial line spec, above 19200 baud
 constexpr std::size_t remembered_abandoned_ids = 8;
 
 // Quantity limits, Modbus Application Protocol V1.1b3 section 6.
@@ -389,11 +388,11 @@ Pdu Client::run_transaction(const Pdu& request, const std::string& operation, bo
   }
 
   Exchange exchange;
+  exchange.protocol = "modbus";
   exchange.transport = context.device;
-  exchange.framing = rtu ? "rtu" : "tcp";
-  exchange.unit = options_.unit;
-  exchange.function = request.function;
   exchange.operation = operation;
+  exchange.fields = {
+      {"framing", rtu ? "rtu" : "tcp"}, {"unit", options_.unit}, {"function", request.function}};
   const Deadline deadline = Deadline::after(options_.timeout);
   const ErrorContext timed_context{context.device, operation, options_.timeout};
 
@@ -401,7 +400,7 @@ Pdu Client::run_transaction(const Pdu& request, const std::string& operation, bo
     if (rtu) {
       rtu_line_active_ns_ = monotonic_ns();
       rtu_line_suspect_ =
-          std::string_view(outcome) != "ok" && std::string_view(outcome) != "exception";
+          std::string_view(outcome) != "ok" && std::string_view(outcome) != "device_error";
     }
     exchange.outcome = outcome;
     exchange.error = error;
@@ -427,14 +426,17 @@ Pdu Client::run_transaction(const Pdu& request, const std::string& operation, bo
                                                  fmt::join(response.data, " ")));
       }
       const std::uint8_t code = response.data[0];
-      throw DeviceException(context, request.function, code,
+      exchange.fields["exception_code"] = code;
+      throw ModbusException(context, request.function, code,
                             fmt::format("exception {:02X} {}", code, exception_name(code)));
     }
     if (check_response) check_response_shape(request, response, context);
-    record(response.is_exception() ? "exception" : "ok", "");
+    if (response.is_exception() && !response.data.empty())
+      exchange.fields["exception_code"] = response.data[0];
+    record(response.is_exception() ? "device_error" : "ok", "");
     return response;
-  } catch (const DeviceException& failure) {
-    record("exception", failure.what());
+  } catch (const ModbusException& failure) {
+    record("device_error", failure.what());
     throw;
   } catch (const DeviceTimeout& failure) {
     const DeviceTimeout in_context(timed_context, detail_in_operation(failure, operation));
@@ -447,7 +449,7 @@ Pdu Client::run_transaction(const Pdu& request, const std::string& operation, bo
       // so it cannot be mistaken for the next answer.
       try {
         const auto rest =
-            transport_->drain_until_quiet(rtu_frame_silence(), rtu_frame_silence(), deadline);
+            transport_->drain_until_quiet(frame_silence(), frame_silence(), deadline);
         exchange.response.insert(exchange.response.end(), rest.bytes.begin(), rest.bytes.end());
       } catch (const HarnessError&) {
         // the transport failed too: the next request reports that
@@ -466,12 +468,12 @@ Pdu Client::run_transaction(const Pdu& request, const std::string& operation, bo
   }
 }
 
-Nanoseconds Client::rtu_frame_silence() const {
+Nanoseconds Client::frame_silence() const {
   if (options_.rtu_silence > Nanoseconds::zero()) return options_.rtu_silence;
-  if (const auto* serial = dynamic_cast<const SerialTransport*>(transport_.get())) {
-    return serial->frame_silence();
+  if (const SerialLine* line = transport_->serial_line()) {
+    return rtu_frame_silence(line->line_settings());
   }
-  return fallback_rtu_silence;
+  return fallback_rtu_frame_silence;
 }
 
 // A master may send only after the line has been idle for t3.5 (Modbus over Serial Line,
@@ -479,7 +481,7 @@ Nanoseconds Client::rtu_frame_silence() const {
 // a failed one the tail of an answer may still be arriving, so the line is watched and every
 // byte restarts the wait (otherwise that tail would be taken for the next answer).
 void Client::wait_for_rtu_line_idle(Deadline deadline) {
-  const Nanoseconds t35 = rtu_frame_silence();
+  const Nanoseconds t35 = frame_silence();
   const Nanoseconds since_active = Nanoseconds(monotonic_ns() - rtu_line_active_ns_);
   transport_->discard_input();  // what already arrived of an earlier, late answer
   if (!rtu_line_suspect_ && since_active >= t35) return;
@@ -518,7 +520,7 @@ Pdu Client::exchange_rtu(const Pdu& request, Deadline deadline, Exchange& exchan
       break;
     }
     if (!rtu_response_length_computable(frame)) {
-      append(frame, transport_->read_until_silence(rtu_frame_silence(), max_rtu_adu - frame.size(),
+      append(frame, transport_->read_until_silence(frame_silence(), max_rtu_adu - frame.size(),
                                                    deadline));
       break;
     }

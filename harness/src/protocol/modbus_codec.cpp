@@ -67,6 +67,16 @@ std::optional<std::size_t> device_identification_rtu_length(std::span<const std:
 
 }  // namespace
 
+ModbusException::ModbusException(ErrorContext context, std::uint8_t function, std::uint8_t code,
+                                 const std::string& detail)
+    : DeviceError(std::move(context), "modbus", code, detail), function_(function) {}
+
+Nanoseconds rtu_frame_silence(const LineSettings& line) noexcept {
+  // Modbus over serial line V1.02, 2.5.1.1: above 19200 baud t3.5 is fixed at 1.75 ms.
+  if (line.baud > 19200) return fallback_rtu_frame_silence;
+  return character_time(line) * 7 / 2;
+}
+
 std::string exception_name(std::uint8_t code) {
   switch (code) {
     case exception_code::illegal_function:

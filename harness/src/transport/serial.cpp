@@ -164,12 +164,6 @@ SerialTransport::SerialTransport(SerialSettings settings)
   const auto fail = [&](const std::string& detail) {
     return TransportError({name(), "open", std::nullopt}, detail);
   };
-  if (settings_.baud <= 0) throw fail(fmt::format("baud rate {} is not positive", settings_.baud));
-  if (settings_.data_bits < 5 || settings_.data_bits > 8)
-    throw fail(fmt::format("data bits {} not in 5..8", settings_.data_bits));
-  if (settings_.stop_bits != 1 && settings_.stop_bits != 2)
-    throw fail(fmt::format("stop bits {} not 1 or 2", settings_.stop_bits));
-
   sp_port* found = nullptr;
   if (const sp_return result = sp_get_port_by_name(port_name.c_str(), &found); result != SP_OK) {
     throw PortNotFound(
@@ -190,65 +184,79 @@ SerialTransport::SerialTransport(SerialSettings settings)
   if (sp_get_port_handle(port_->get(), &port_->fd) != SP_OK || port_->fd < 0)
     throw fail("libserialport gave no OS handle for the port");
 
-  // One setting at a time, so an error names the setting the port refused.
-  const auto apply = [&](std::string_view setting, const std::string& value, sp_return result) {
+  apply(settings_, "open");
+}
+
+void SerialTransport::apply(const LineSettings& wanted, const std::string& operation) {
+  const auto fail = [&](const std::string& detail) {
+    return TransportError({name(), operation, std::nullopt}, detail);
+  };
+  if (wanted.baud <= 0) throw fail(fmt::format("baud rate {} is not positive", wanted.baud));
+  if (wanted.data_bits < 5 || wanted.data_bits > 8)
+    throw fail(fmt::format("data bits {} not in 5..8", wanted.data_bits));
+  if (wanted.stop_bits != 1 && wanted.stop_bits != 2)
+    throw fail(fmt::format("stop bits {} not 1 or 2", wanted.stop_bits));
+
+  // All settings in one sp_set_config (one tcsetattr: the line never runs half-switched);
+  // each is put into the configuration separately, so an error names the setting.
+  sp_port_config* raw_wanted = nullptr;
+  if (const sp_return result = sp_new_config(&raw_wanted); result != SP_OK)
+    throw fail(fmt::format("cannot prepare the settings: {}", describe_failure(result)));
+  const std::unique_ptr<sp_port_config, ConfigFree> config(raw_wanted);
+  const auto put = [&](std::string_view setting, const std::string& value, sp_return result) {
     if (result != SP_OK)
       throw fail(fmt::format("port refused {} = {}: {}", setting, value, describe_failure(result)));
   };
+  put("baud rate", std::to_string(wanted.baud),
+      sp_set_config_baudrate(config.get(), wanted.baud));
+  put("data bits", std::to_string(wanted.data_bits),
+      sp_set_config_bits(config.get(), wanted.data_bits));
+  put("parity", std::string(parity_name(wanted.parity)),
+      sp_set_config_parity(config.get(), to_sp(wanted.parity)));
+  put("stop bits", std::to_string(wanted.stop_bits),
+      sp_set_config_stopbits(config.get(), wanted.stop_bits));
+  put("flow control", std::string(flow_control_name(wanted.flow_control)),
+      sp_set_config_flowcontrol(config.get(), to_sp(wanted.flow_control)));
   sp_port* port = port_->get();
-  apply("baud rate", std::to_string(settings_.baud), sp_set_baudrate(port, settings_.baud));
-  apply("data bits", std::to_string(settings_.data_bits), sp_set_bits(port, settings_.data_bits));
-  apply("parity", std::string(parity_name(settings_.parity)),
-        sp_set_parity(port, to_sp(settings_.parity)));
-  apply("stop bits", std::to_string(settings_.stop_bits),
-        sp_set_stopbits(port, settings_.stop_bits));
-  apply("flow control", std::string(flow_control_name(settings_.flow_control)),
-        sp_set_flowcontrol(port, to_sp(settings_.flow_control)));
+  if (const sp_return result = sp_set_config(port, config.get()); result != SP_OK)
+    throw fail(fmt::format("port refused the settings ({} baud, {} data bits, parity {}, {} stop "
+                           "bits, flow control {}): {}",
+                           wanted.baud, wanted.data_bits, parity_name(wanted.parity),
+                           wanted.stop_bits, flow_control_name(wanted.flow_control),
+                           describe_failure(result)));
 
   // Some drivers accept a setting and quietly keep another (a pty forces 8 data bits and
   // no parity): read the configuration back so the harness never talks 8N1 believing 8E1.
   sp_port_config* raw_config = nullptr;
   if (const sp_return result = sp_new_config(&raw_config); result != SP_OK)
     throw fail(fmt::format("cannot read the settings back: {}", describe_failure(result)));
-  const std::unique_ptr<sp_port_config, ConfigFree> config(raw_config);
-  if (const sp_return result = sp_get_config(port, config.get()); result != SP_OK)
+  const std::unique_ptr<sp_port_config, ConfigFree> read_back(raw_config);
+  if (const sp_return result = sp_get_config(port, read_back.get()); result != SP_OK)
     throw fail(fmt::format("cannot read the settings back: {}", describe_failure(result)));
   int baud = 0, bits = 0, stop_bits = 0;
   sp_parity parity = SP_PARITY_INVALID;
-  sp_get_config_baudrate(config.get(), &baud);
-  sp_get_config_bits(config.get(), &bits);
-  sp_get_config_parity(config.get(), &parity);
-  sp_get_config_stopbits(config.get(), &stop_bits);
-  const auto check = [&](std::string_view setting, const std::string& wanted,
+  sp_get_config_baudrate(read_back.get(), &baud);
+  sp_get_config_bits(read_back.get(), &bits);
+  sp_get_config_parity(read_back.get(), &parity);
+  sp_get_config_stopbits(read_back.get(), &stop_bits);
+  const auto check = [&](std::string_view setting, const std::string& value,
                          const std::string& got, bool same) {
     if (!same)
       throw fail(fmt::format("port accepted {} = {} but kept {} (not supported by this port)",
-                             setting, wanted, got));
+                             setting, value, got));
   };
-  check("baud rate", std::to_string(settings_.baud), std::to_string(baud), baud == settings_.baud);
-  check("data bits", std::to_string(settings_.data_bits), std::to_string(bits),
-        bits == settings_.data_bits);
-  check("parity", std::string(parity_name(settings_.parity)), read_back_parity_name(parity),
-        parity == to_sp(settings_.parity));
-  check("stop bits", std::to_string(settings_.stop_bits), std::to_string(stop_bits),
-        stop_bits == settings_.stop_bits);
+  check("baud rate", std::to_string(wanted.baud), std::to_string(baud), baud == wanted.baud);
+  check("data bits", std::to_string(wanted.data_bits), std::to_string(bits),
+        bits == wanted.data_bits);
+  check("parity", std::string(parity_name(wanted.parity)), read_back_parity_name(parity),
+        parity == to_sp(wanted.parity));
+  check("stop bits", std::to_string(wanted.stop_bits), std::to_string(stop_bits),
+        stop_bits == wanted.stop_bits);
 }
 
 SerialTransport::~SerialTransport() = default;
 
 std::string SerialTransport::name() const { return "serial:" + settings_.port; }
-
-Nanoseconds SerialTransport::character_time() const noexcept {
-  const int parity_bits = settings_.parity == Parity::none ? 0 : 1;
-  const std::int64_t bits = 1 + settings_.data_bits + parity_bits + settings_.stop_bits;
-  return Nanoseconds(bits * 1'000'000'000 / settings_.baud);
-}
-
-Nanoseconds SerialTransport::frame_silence() const noexcept {
-  // Modbus over serial line V1.02, 2.5.1.1: above 19200 baud t3.5 is fixed at 1.75 ms.
-  if (settings_.baud > 19200) return std::chrono::microseconds(1750);
-  return character_time() * 7 / 2;
-}
 
 namespace {
 
@@ -380,6 +388,25 @@ void SerialTransport::set_rts(bool asserted) {
   if (const sp_return result = sp_set_rts(port_->get(), asserted ? SP_RTS_ON : SP_RTS_OFF);
       result != SP_OK)
     throw_failure(name(), operation, result, std::nullopt);
+}
+
+void SerialTransport::reconfigure(const LineSettings& settings) {
+  const std::string operation =
+      fmt::format("reconfigure({} baud, {}{}{})", settings.baud, settings.data_bits,
+                  parity_name(settings.parity).substr(0, 1), settings.stop_bits);
+  throw_if_hung_up(port_->fd, name(), operation);
+  const LineSettings previous = settings_;
+  try {
+    apply(settings, operation);
+  } catch (const TransportError&) {
+    try {
+      apply(previous, operation);  // back to what the line ran at, as far as the port allows
+    } catch (const TransportError&) {
+      // the first failure is the one to report
+    }
+    throw;
+  }
+  static_cast<LineSettings&>(settings_) = settings;
 }
 
 }  // namespace hilbench

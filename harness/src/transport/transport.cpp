@@ -16,18 +16,22 @@ std::size_t Transport::read_some(std::span<std::uint8_t> buf, Deadline deadline)
   return n;
 }
 
+std::size_t Transport::write_some(std::span<const std::uint8_t> bytes, Deadline deadline) {
+  const std::size_t n = do_write(bytes, deadline);
+  if (n > 0 && sink_) {
+    sink_(Chunk{Direction::tx, monotonic_ns(),
+                Bytes(bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(n))});
+  }
+  return n;
+}
+
 void Transport::write(std::span<const std::uint8_t> bytes, Deadline deadline) {
   std::size_t done = 0;
   while (done < bytes.size()) {
-    const std::size_t n = do_write(bytes.subspan(done), deadline);
+    const std::size_t n = write_some(bytes.subspan(done), deadline);
     if (n == 0) {
       throw DeviceTimeout({name(), fmt::format("write({})", bytes.size()), deadline.budget()},
                           fmt::format("only {} of {} bytes could be written", done, bytes.size()));
-    }
-    if (sink_) {
-      sink_(Chunk{Direction::tx, monotonic_ns(),
-                  Bytes(bytes.begin() + static_cast<std::ptrdiff_t>(done),
-                        bytes.begin() + static_cast<std::ptrdiff_t>(done + n))});
     }
     done += n;
   }

@@ -5,12 +5,15 @@
 // - The codec (encode/decode of PDUs and of RTU / MBAP framing) is sans-io: plain bytes.
 // - Client runs one request/response transaction at a time over any Transport; RTU framing
 //   reads the length the response head announces (expected_rtu_response_length), falling back
-//   to read_until_silence with t3.5 (options, else the serial settings) where it cannot be
-//   known; TCP uses the MBAP length field.
-// - Errors: DeviceException (exception response; carries function and exception code),
+//   to read_until_silence with t3.5 (options, else the transport's serial line) where it
+//   cannot be known; TCP uses the MBAP length field.
+// - Errors: ModbusException, a DeviceError (exception response; carries function and
+//   exception code),
 //   ProtocolError (bad CRC, bad MBAP, wrong unit / transaction id / function, wrong length),
 //   DeviceTimeout (no or incomplete answer before the deadline), TransportError.
-// - Every transaction, whatever its outcome, is handed to the exchange sink (journal).
+// - Every transaction, whatever its outcome, is handed to the exchange sink (journal) as a
+//   hilbench::Exchange with protocol "modbus" and fields {framing, unit, function[,
+//   exception_code]}.
 // - Not thread-safe: one client per transport, used from one thread at a time.
 #include <cstdint>
 #include <functional>
@@ -22,6 +25,9 @@
 #include <vector>
 
 #include "hilbench/clock.hpp"
+#include "hilbench/errors.hpp"
+#include "hilbench/exchange.hpp"
+#include "hilbench/transport/serial_line.hpp"
 #include "hilbench/transport/transport.hpp"
 
 namespace hilbench::modbus {
@@ -53,6 +59,26 @@ inline constexpr std::uint8_t gateway_target_failed = 0x0B;
 /// Human name of an exception code ("ILLEGAL DATA ADDRESS"), "UNKNOWN" otherwise.
 std::string exception_name(std::uint8_t code);
 
+/// The device answered with a Modbus exception response: a DeviceError with protocol
+/// "modbus" and code() = the exception code (1..255). Declared here rather than in
+/// errors.hpp because only Modbus knows a function code: errors.hpp stays protocol-neutral,
+/// and each protocol's header carries its own DeviceError.
+class ModbusException : public DeviceError {
+ public:
+  ModbusException(ErrorContext context, std::uint8_t function, std::uint8_t code,
+                  const std::string& detail);
+  std::uint8_t function() const noexcept { return function_; }  ///< request function code
+
+ private:
+  std::uint8_t function_;
+};
+
+/// Modbus RTU inter-frame silence t3.5 for a line (Modbus over serial line V1.02, 2.5.1.1):
+/// 3.5 character times at these settings, fixed at 1750 us above 19200 baud.
+Nanoseconds rtu_frame_silence(const LineSettings& line) noexcept;
+/// t3.5 where no serial line says otherwise (the spec's value above 19200 baud).
+inline constexpr Nanoseconds fallback_rtu_frame_silence = std::chrono::microseconds(1750);
+
 /// Protocol data unit: function code + data, no addressing, no checksum.
 struct Pdu {
   std::uint8_t function = 0;
@@ -83,23 +109,6 @@ std::optional<std::size_t> expected_rtu_response_length(std::span<const std::uin
 /// True while it can (or may, once more bytes arrive). `head` holds at least address and function.
 bool rtu_response_length_computable(std::span<const std::uint8_t> head) noexcept;
 
-// ---- exchange log ---------------------------------------------------------------------
-/// One transaction as it happened on the wire. Handed to the exchange sink.
-struct Exchange {
-  std::string transport;  ///< transport name
-  std::string framing;    ///< "rtu" | "tcp"
-  std::uint8_t unit = 0;
-  std::uint8_t function = 0;
-  std::string operation;         ///< e.g. "read_holding_registers(0, 10)"
-  Bytes request;                 ///< full ADU sent
-  Bytes response;                ///< full ADU received (may be partial or empty on error)
-  std::int64_t request_ns = 0;   ///< monotonic ns when the request was written
-  std::int64_t response_ns = 0;  ///< monotonic ns when the response was complete (0: none)
-  std::string outcome;  ///< "ok" | "exception" | "timeout" | "protocol_error" | "transport_error"
-  std::string error;    ///< message when outcome != "ok"
-};
-using ExchangeSink = std::function<void(const Exchange&)>;
-
 // ---- device identification (FC 43 / MEI 14) ---------------------------------------------
 enum class DeviceIdCategory : std::uint8_t { basic = 1, regular = 2, extended = 3, specific = 4 };
 struct DeviceIdentification {
@@ -115,7 +124,8 @@ struct ClientOptions {
   Framing framing = Framing::tcp;
   std::uint8_t unit = 1;                          ///< slave address / unit identifier
   Nanoseconds timeout = std::chrono::seconds(1);  ///< per transaction, request to last byte
-  /// RTU only: end-of-frame silence; 0 = derive t3.5 from the serial transport's settings.
+  /// RTU only: end-of-frame silence; 0 = derive t3.5 from the transport's serial line
+  /// (Transport::serial_line(), through decorators), else fallback_rtu_frame_silence.
   Nanoseconds rtu_silence = Nanoseconds::zero();
 };
 
@@ -136,7 +146,7 @@ class Client {
       DeviceIdCategory category = DeviceIdCategory::basic);
 
   /// Sends an arbitrary PDU and returns the response PDU as received, exception responses
-  /// included (no DeviceException): for tests where malformed requests are the point.
+  /// included (no ModbusException): for tests where malformed requests are the point.
   Pdu transact(const Pdu& request);
 
   void set_exchange_sink(ExchangeSink sink) { exchange_sink_ = std::move(sink); }
@@ -144,17 +154,19 @@ class Client {
   void set_unit(std::uint8_t unit) noexcept { options_.unit = unit; }
   void set_timeout(Nanoseconds timeout) noexcept { options_.timeout = timeout; }
   Transport& transport() noexcept { return *transport_; }
+  /// The RTU t3.5 the client uses now: options().rtu_silence if set, else derived from the
+  /// transport's serial line at its current settings, else fallback_rtu_frame_silence.
+  Nanoseconds frame_silence() const;
 
  private:
   Pdu checked_transact(const Pdu& request, const std::string& operation);
   Pdu raw_transact(const Pdu& request, const std::string& operation);
-  /// One transaction: framing checks always, response-shape checks and DeviceException only
+  /// One transaction: framing checks always, response-shape checks and ModbusException only
   /// when `check_response`; hands exactly one Exchange to the sink.
   Pdu run_transaction(const Pdu& request, const std::string& operation, bool check_response);
   Pdu exchange_rtu(const Pdu& request, Deadline deadline, Exchange& exchange);
   Pdu exchange_tcp(const Pdu& request, Deadline deadline, Exchange& exchange);
   void wait_for_rtu_line_idle(Deadline deadline);
-  Nanoseconds rtu_frame_silence() const;
   std::shared_ptr<Transport> transport_;
   ClientOptions options_;
   std::uint16_t next_transaction_id_ = 1;

@@ -1,24 +1,20 @@
 #pragma once
 // Serial transport through libserialport: a local UART, a USB-serial adapter, or an
 // emulated port presented by umockdev (devices/, docs/ARCHITECTURE.md) — one code path.
+// Implements the SerialLine capability (character time; reconfigure while open).
+// Not thread-safe (see Transport). Owns the OS port: closed when the transport is destroyed.
 #include <cstdint>
 #include <memory>
 #include <string>
 
+#include "hilbench/transport/serial_line.hpp"
 #include "hilbench/transport/transport.hpp"
 
 namespace hilbench {
 
-enum class Parity : std::uint8_t { none, odd, even, mark, space };
-enum class FlowControl : std::uint8_t { none, xon_xoff, rts_cts, dtr_dsr };
-
-struct SerialSettings {
+/// The port to open and the line settings to open it with.
+struct SerialSettings : LineSettings {
   std::string port;  ///< OS name: "/dev/ttyUSB0", "COM3"
-  int baud = 9600;   ///< bits per second
-  int data_bits = 8;
-  Parity parity = Parity::none;
-  int stop_bits = 1;
-  FlowControl flow_control = FlowControl::none;
 };
 
 /// Modem-control lines as the port reports them (true = asserted).
@@ -27,7 +23,7 @@ struct ModemLines {
   bool cts = false, dsr = false, dcd = false, ri = false;  // inputs
 };
 
-class SerialTransport final : public Transport {
+class SerialTransport final : public Transport, public SerialLine {
  public:
   /// Opens and configures the port. Throws PortNotFound (message names the port) or
   /// TransportError (busy, permission, unsupported setting — names the setting).
@@ -35,12 +31,14 @@ class SerialTransport final : public Transport {
   ~SerialTransport() override;
 
   std::string name() const override;
+  /// Port name and the line settings in effect (updated by reconfigure()).
   const SerialSettings& settings() const noexcept { return settings_; }
 
-  /// Duration of one character on the wire: (1 start + data + parity + stop) bits / baud.
-  Nanoseconds character_time() const noexcept;
-  /// Modbus RTU inter-frame silence t3.5: 3.5 character times, fixed 1750 us above 19200 baud.
-  Nanoseconds frame_silence() const noexcept;
+  SerialLine* serial_line() noexcept override { return this; }
+  LineSettings line_settings() const override { return settings_; }
+  /// sp_set_config on the open port, then a read-back of every setting (see SerialLine).
+  /// Throws ConnectionClosed if the port has hung up.
+  void reconfigure(const LineSettings& settings) override;
 
   ModemLines modem_lines();
   void set_dtr(bool asserted);
@@ -53,6 +51,9 @@ class SerialTransport final : public Transport {
 
  private:
   struct Port;  // RAII owner of the sp_port handle
+  /// Validates, applies and reads back `wanted`; throws TransportError(operation) naming the
+  /// setting at fault. Does not update settings_.
+  void apply(const LineSettings& wanted, const std::string& operation);
   SerialSettings settings_;
   std::unique_ptr<Port> port_;
 };

@@ -9,9 +9,12 @@
 //   ns, to the chunk sink if one is set (raw capture for the journal).
 // - Not thread-safe: one thread uses a transport at a time. Owned through shared_ptr so
 //   a protocol client and the Python side can both hold it.
-// - Implementations (serial, tcp; later usb, rfc2217, a fault decorator) override only the
-//   protected do_* primitives; framing helpers (exact count, delimiter, silence) live here
-//   once.
+// - Implementations (serial, tcp; later usb, rfc2217) override only the protected do_*
+//   primitives; framing helpers (exact count, delimiter, silence) live here once, over the
+//   two public primitives read_some / write_some, which is also what a decorator
+//   (transport/decorator.hpp: fault injection, ...) calls on the transport it wraps.
+// - Capabilities beyond a byte stream are asked for, not cast to: serial_line() answers
+//   for transports that end in a serial line (character timing, reconfigure while open).
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -21,7 +24,10 @@
 
 #include "hilbench/clock.hpp"
 
+
 namespace hilbench {
+
+class SerialLine;
 
 enum class Direction : std::uint8_t { tx, rx };
 
@@ -43,6 +49,16 @@ class Transport {
 
   /// "serial:/dev/ttyUSB0", "tcp:127.0.0.1:502": used in every error and journal record.
   virtual std::string name() const = 0;
+
+  /// The primitive every helper below uses: reads at most buf.size() bytes; blocks until at
+  /// least one byte is there or the deadline passes (then returns 0). The bytes read are
+  /// timestamped and handed to the chunk sink as one rx chunk. Throws TransportError /
+  /// ConnectionClosed on failure.
+  std::size_t read_some(std::span<std::uint8_t> buf, Deadline deadline);
+  /// The write primitive: writes some of `bytes` (at least one unless the deadline passes
+  /// first), returns how many (0: the deadline passed). The bytes written are timestamped and
+  /// handed to the chunk sink as one tx chunk. Throws TransportError / ConnectionClosed.
+  std::size_t write_some(std::span<const std::uint8_t> bytes, Deadline deadline);
 
   /// Writes all of `bytes` or throws (DeviceTimeout if the deadline passes first).
   void write(std::span<const std::uint8_t> bytes, Deadline deadline);
@@ -72,20 +88,27 @@ class Transport {
   };
   Drained drain_until_quiet(Nanoseconds quiet, Nanoseconds first_quiet, Deadline deadline);
 
-  /// Where chunks go; an empty function turns capture off.
+  /// Where chunks go; an empty function turns capture off. A decorator and the transport
+  /// it wraps each have their own sink: the wrapped one sees the wire, the decorator what
+  /// it passed on.
   void set_chunk_sink(ChunkSink sink) { sink_ = std::move(sink); }
+
+  /// The serial line this transport ends in, or nullptr (TCP). Owned by the transport and
+  /// valid as long as it is. Decorators answer with the wrapped transport's line.
+  virtual SerialLine* serial_line() noexcept { return nullptr; }
 
  protected:
   Transport() = default;
-  /// Reads at most buf.size() bytes; blocks until at least one byte is there or the
-  /// deadline passes (then returns 0). Throws TransportError/ConnectionClosed on failure.
+  /// Implementation of read_some, without the capture: reads at most buf.size() bytes;
+  /// blocks until at least one byte is there or the deadline passes (then returns 0).
+  /// Throws TransportError/ConnectionClosed on failure.
   virtual std::size_t do_read(std::span<std::uint8_t> buf, Deadline deadline) = 0;
-  /// Writes some bytes; returns how many (0 if the deadline passed). Throws on failure.
+  /// Implementation of write_some, without the capture: writes some bytes; returns how many
+  /// (0 if the deadline passed). Throws on failure.
   virtual std::size_t do_write(std::span<const std::uint8_t> bytes, Deadline deadline) = 0;
   virtual void do_discard_input() = 0;
 
  private:
-  std::size_t read_some(std::span<std::uint8_t> buf, Deadline deadline);
   ChunkSink sink_;
 };
 
