@@ -3,9 +3,16 @@ and the reports name exactly the requirements that test produces evidence for.""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
 from hilbench_testing import load_report, requirement_statuses, run_pytest
+
+# Requirement -> verdict of every run before the "one house" reshape: layout changes must not
+# change a single verdict (tests/golden/verdicts.json says how it was made).
+GOLDEN = json.loads((Path(__file__).parent / "golden" / "verdicts.json").read_text())["runs"]
 
 INPUT_VALIDATION = {"EN303645-5.13-1B", "EN18031-GEC-6"}
 IDENTIFICATION = {"MODBUS-APP-6.21", "EN303645-5.3-16", "US-8425-D1", "US-8259A-1", "JP-S1.1-16",
@@ -36,10 +43,9 @@ def test_defect_knob_fails_its_test_and_names_its_requirements(tmp_path, knob):
     failed_lines = [line for line in result.stdout.splitlines() if line.startswith("FAILED")]
     assert failed_lines and all(broken_test in line for line in failed_lines), failed_lines
 
-    statuses: dict[str, str] = {}
-    for market in ("EU", "UK", "US", "JP"):
-        statuses.update({rid: s for rid, s in requirement_statuses(load_report(evidence, market)).items()
-                         if rid in SUITE_REQUIREMENTS})
+    every = all_statuses(evidence)
+    assert every == GOLDEN[knob]
+    statuses = {rid: s for rid, s in every.items() if rid in SUITE_REQUIREMENTS}
     assert {rid for rid, s in statuses.items() if s == "failed"} == failing
     assert all(statuses[rid] == "passed" for rid in SUITE_REQUIREMENTS - failing), statuses
     # ...and the report says which knob was on, so no one mistakes it for the device's fault.
@@ -51,8 +57,15 @@ def test_default_bench_passes_every_suite_requirement(tmp_path):
     evidence = tmp_path / "evidence"
     result = run_pytest(["suites", "--evidence-dir", str(evidence)])
     assert result.returncode == 0, result.stdout[-3000:]
-    statuses: dict[str, str] = {}
-    for market in ("EU", "UK", "US", "JP"):
-        statuses.update(requirement_statuses(load_report(evidence, market)))
+    statuses = all_statuses(evidence)
+    assert statuses == GOLDEN["default"]
     assert all(statuses[rid] == "passed" for rid in SUITE_REQUIREMENTS), statuses
     assert statuses["UK-PSTI-S1.1"] == "not tested"
+
+
+def all_statuses(evidence: Path) -> dict[str, str]:
+    """Requirement -> status over every market report of the run."""
+    statuses: dict[str, str] = {}
+    for report in sorted((evidence / "reports").glob("report-*.json")):
+        statuses.update(requirement_statuses(json.loads(report.read_text())))
+    return dict(sorted(statuses.items()))
