@@ -19,7 +19,7 @@
 #include "hilbench/protocol/modbus.hpp"
 #include "hilbench/transport/decorator.hpp"
 #include "hilbench/transport/serial.hpp"
-#include "umockdev_port.hpp"
+#include "common/umockdev_port.hpp"
 
 using namespace std::chrono_literals;
 using hilbench::Bytes;

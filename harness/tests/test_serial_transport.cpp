@@ -313,7 +313,7 @@ BOOST_AUTO_TEST_CASE(a_missing_port_is_named) {
 }
 
 BOOST_AUTO_TEST_CASE(a_setting_the_port_cannot_keep_is_refused_by_name) {
-  // A pty forces 8 data bits and no parity (see devices/emulator/umockdev_port.cpp).
+  // A pty forces 8 data bits and no parity (see devices/common/umockdev_port.cpp).
   try {
     open(settings(9600, Parity::even));
     BOOST_FAIL("8E1 accepted by a port that cannot do parity");
