@@ -19,9 +19,10 @@ ROOT = Path(__file__).resolve().parents[1]
 PEERS = ROOT / "tests" / "peers"
 
 
-def run_pytest(args: list[str], cwd: Path = ROOT, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+def run_pytest(args: list[str], cwd: Path = ROOT, timeout: float = 300,
+               env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """Runs pytest in a child process (a whole hilbench session, as a lab would)."""
-    env = child_environment()
+    env = dict(env) if env is not None else child_environment()
     env.pop("HILBENCH_NO_REEXEC", None)
     env.pop("PYTEST_ADDOPTS", None)
     return subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args], cwd=cwd,

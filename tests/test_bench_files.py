@@ -37,7 +37,7 @@ host = "127.0.0.1"
 port = 1502
 """))
     assert bench.name == "lab-3" and bench.sha256 and not bench.emulated
-    assert bench.devices[0].name == "em1" and bench.devices[0].tcp.port == 1502
+    assert bench.devices[0].name == "em1" and bench.devices[0].resources["tcp"].port == 1502
 
 
 @pytest.mark.parametrize("body, key, words", [

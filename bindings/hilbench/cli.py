@@ -1,4 +1,6 @@
-"""`hilbench` command line: report, verify, emulate, bench check."""
+"""`hilbench` command line: emulate, bench check, plugins — and every sub-command a package
+registers in the entry-point group "hilbench.commands" (hilbench_reports adds report and
+verify)."""
 
 from __future__ import annotations
 
@@ -6,28 +8,13 @@ import argparse
 import json
 import signal
 import sys
+from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
 
 from ._core import HarnessError
+from .registry import GROUPS, Registry, group_entry_points
 
-
-def _report(args: argparse.Namespace) -> int:
-    from hilbench_reports import build_reports
-
-    markets = [m.strip().upper() for m in args.markets.split(",")] if args.markets else None
-    out = Path(args.out) if args.out else Path(args.evidence_dir) / "reports"
-    written = build_reports(Path(args.evidence_dir), out, markets=markets)
-    for path in written:
-        print(path)
-    return 0
-
-
-def _verify(args: argparse.Namespace) -> int:
-    from hilbench_reports import verify_evidence
-
-    result = verify_evidence(Path(args.evidence_dir))
-    print(json.dumps(result, indent=2, sort_keys=True))
-    return 0 if result.get("ok") else 1
+COMMANDS: Registry[object] = Registry("hilbench.commands", callable, "a function(subparsers)")
 
 
 def _emulate(args: argparse.Namespace) -> int:
@@ -60,25 +47,47 @@ def _bench_check(args: argparse.Namespace) -> int:
     spec = load_bench(args.file)
     print(f"bench '{spec.name}' ({spec.source}, sha256 {spec.sha256})")
     for device in spec.devices:
-        ways = [w for w, e in (("serial", device.serial), ("tcp", device.tcp)) if e] or ["emulator"]
+        ways = [f"{kind} {r.describe()['address']}" for kind, r in device.resources.items()]
         print(f"  {device.name}: driver {device.driver}, profile {device.profile.path}, "
-              f"{'emulated' if device.emulated else 'real'}, via {', '.join(ways)}")
+              f"{'emulated' if device.emulated else 'real'}, via {', '.join(ways) or 'emulator'}")
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
+def _plugins(args: argparse.Namespace) -> int:
+    """Lists every registry's entries; with --check, loads each (a broken plug-in fails)."""
+    status = 0
+    listing: dict[str, list[dict[str, str]]] = {}
+    for group, what in GROUPS.items():
+        rows = []
+        for registration in group_entry_points(group):
+            row = {"name": registration.name, "origin": registration.origin}
+            if args.check:
+                try:
+                    for entry in _entry_points(group, registration.name):
+                        entry.load()
+                    row["loads"] = "ok"
+                except Exception as error:  # report the broken plug-in, keep listing
+                    row["loads"] = f"{type(error).__name__}: {error}"
+                    status = 1
+            rows.append(row)
+        listing[group] = rows
+        if not args.json:
+            print(f"{group} — {what}")
+            for row in rows or [{"name": "(none)", "origin": ""}]:
+                extra = f"  [{row['loads']}]" if "loads" in row else ""
+                print(f"  {row['name']:<24} {row['origin']}{extra}")
+    if args.json:
+        print(json.dumps(listing, indent=2, sort_keys=True))
+    return status
+
+
+def _entry_points(group: str, name: str) -> list[EntryPoint]:
+    return [e for e in entry_points(group=group) if e.name == name]
+
+
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hilbench", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-
-    report = sub.add_parser("report", help="rebuild the per-market reports from an evidence folder")
-    report.add_argument("evidence_dir")
-    report.add_argument("--out", help="output folder (default EVIDENCE_DIR/reports)")
-    report.add_argument("--markets", help="comma-separated market codes (default: all)")
-    report.set_defaults(run=_report)
-
-    verify = sub.add_parser("verify", help="verify an evidence folder offline (hash chain, seal)")
-    verify.add_argument("evidence_dir")
-    verify.set_defaults(run=_verify)
 
     emulate = sub.add_parser("emulate", help="run an emulated device in the foreground")
     emulate.add_argument("--profile", help="device profile (default: the embedded EM-1 meter)")
@@ -93,7 +102,24 @@ def main(argv: list[str] | None = None) -> int:
     check.add_argument("file")
     check.set_defaults(run=_bench_check)
 
-    args = parser.parse_args(argv)
+    plugins = sub.add_parser("plugins", help="list registered resource kinds, drivers, report "
+                                             "writers and commands")
+    plugins.add_argument("--json", action="store_true", help="machine-readable output")
+    plugins.add_argument("--check", action="store_true", help="load every entry point")
+    plugins.set_defaults(run=_plugins)
+
+    for name in COMMANDS.names():
+        try:
+            add_command = COMMANDS.get(name)
+        except HarnessError as error:  # a broken plug-in command must not break the others
+            print(f"hilbench: {error}", file=sys.stderr)
+            continue
+        add_command(sub)  # type: ignore[operator]
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     try:
         return int(args.run(args))
     except HarnessError as error:

@@ -1,33 +1,41 @@
-"""A bench brought to life: emulators started, endpoints resolved, drivers bound.
+"""A bench brought to life: emulators started, resources resolved, drivers bound.
 
-Used by the pytest plugin (one LiveBench per session) and by `hilbench emulate`.
+Used by the pytest plugin (one LiveBench per session) and by `hilbench emulate`. The live
+bench owns the one TransportFactory its drivers open transports through.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, TypeVar
 
 from ._core import ConfigError
-from .bench import BenchSpec, DeviceSpec, SerialEndpoint, TcpEndpoint, driver_for
+from .drivers import DRIVERS, Driver
 from .emulation import ChildProcess, start_emulator
+from .resources import RESOURCE_KINDS, Resource
+from .spec import BenchSpec, DeviceSpec
+from .transports import TransportFactory
+
+P = TypeVar("P")
 
 
 @dataclass
 class _Slot:
     spec: DeviceSpec
-    driver: Any
+    driver: Driver
     emulator: ChildProcess | None = None
     restarts: int = 0
 
 
 class LiveBench:
     def __init__(self, spec: BenchSpec, log_dir: Path, timeout: float = 1.0,
-                 on_event: Callable[[str, dict[str, Any]], object] | None = None) -> None:
+                 on_event: Callable[[str, dict[str, Any]], object] | None = None,
+                 transports: TransportFactory | None = None) -> None:
         self.spec = spec
         self.log_dir = log_dir
         self.timeout = timeout
+        self.transports = transports or TransportFactory(connect_timeout=timeout)
         self._on_event: Callable[[str, dict[str, Any]], object] = on_event or (lambda kind, data: None)
         self._slots: dict[str, _Slot] = {}
 
@@ -41,31 +49,46 @@ class LiveBench:
 
     def _bring_up(self, device: DeviceSpec) -> _Slot:
         emulator = None
-        serial, tcp = device.serial, device.tcp
+        resources = dict(device.resources)
         if device.emulator is not None:
             emulator = start_emulator(device.profile.path, device.emulator.defects,
                                       serial=device.emulator.serial, tcp=device.emulator.tcp,
                                       log_path=self.log_dir / f"emulator-{device.name}.log")
-            serial, tcp = _endpoints_from_ready(device, emulator.ready)
+            resources = resources_from_ready(device, emulator.ready)
             self._on_event("emulator_started", {"dut": device.name, "pid": emulator.pid,
                                                 "defects": list(device.emulator.defects),
                                                 "ready": emulator.ready})
-        driver = driver_for(device.driver)(device, serial, tcp, timeout=self.timeout)
+        driver = DRIVERS.get(device.driver)(device, resources, self.transports, timeout=self.timeout)
         return _Slot(spec=device, driver=driver, emulator=emulator)
 
     @property
     def names(self) -> list[str]:
         return list(self._slots)
 
-    def device(self, name: str) -> Any:
+    def device(self, name: str) -> Driver:
         try:
             return self._slots[name].driver
         except KeyError:
             raise ConfigError(f"no device '{name}' on bench '{self.spec.name}' "
                               f"(devices: {', '.join(self._slots)})") from None
 
-    def devices(self) -> list[Any]:
+    def devices(self) -> list[Driver]:
         return [slot.driver for slot in self._slots.values()]
+
+    def find(self, protocol: type[P], name: str | None = None) -> P:
+        """The one device that implements `protocol` (or the device `name`, checked to)."""
+        if name is not None:
+            driver = self.device(name)
+            if not driver.provides(protocol):
+                raise ConfigError(f"device '{name}' (driver {driver.spec.driver}) does not "
+                                  f"implement {protocol.__name__}")
+            return driver  # type: ignore[return-value]
+        matches = [d for d in self.devices() if d.provides(protocol)]
+        if len(matches) != 1:
+            raise ConfigError(f"bench '{self.spec.name}' has {len(matches)} devices implementing "
+                              f"{protocol.__name__} ({', '.join(d.name for d in matches) or 'none'})"
+                              "; name one: bench.find(protocol, name)")
+        return matches[0]  # type: ignore[return-value]
 
     def emulator(self, name: str) -> ChildProcess | None:
         return self._slots[name].emulator
@@ -82,7 +105,7 @@ class LiveBench:
         exit_status = slot.emulator.stop()
         fresh = self._bring_up(slot.spec)
         fresh.restarts = slot.restarts + 1
-        fresh.driver._retired_exchanges.extend(pending)
+        fresh.driver.adopt_exchanges(pending)
         self._slots[name] = fresh
         self._on_event("emulator_restarted", {"dut": name, "previous_exit_status": exit_status,
                                               "restarts": fresh.restarts})
@@ -96,18 +119,11 @@ class LiveBench:
         self._slots.clear()
 
 
-def _endpoints_from_ready(device: DeviceSpec, ready: dict[str, Any]
-                          ) -> tuple[SerialEndpoint | None, TcpEndpoint | None]:
-    tcp = None
-    if ready.get("tcp"):
-        tcp = TcpEndpoint(host=str(ready["tcp"]["host"]), port=int(ready["tcp"]["port"]))
-    serial = None
-    if ready.get("serial"):
-        s = ready["serial"]
-        p = device.profile.serial
-        serial = SerialEndpoint(port=str(s["device_path"]), baud=int(s.get("baud", p.baud)),
-                                data_bits=int(s.get("data_bits", p.data_bits)),
-                                parity=str(s.get("parity", p.parity)),
-                                stop_bits=int(s.get("stop_bits", p.stop_bits)),
-                                umockdev_dir=str(s["umockdev_dir"]))
-    return serial, tcp
+def resources_from_ready(device: DeviceSpec, ready: dict[str, Any]) -> dict[str, Resource]:
+    """The resources an emulator announced in its ready line: one entry per resource kind."""
+    resources: dict[str, Resource] = {}
+    for kind in RESOURCE_KINDS.names():
+        announced = ready.get(kind)
+        if isinstance(announced, dict):
+            resources[kind] = RESOURCE_KINDS.get(kind).from_ready(announced, device.profile)
+    return resources

@@ -171,7 +171,7 @@ BOOST_AUTO_TEST_CASE(chain_is_written_and_verifies) {
   for (std::size_t i = 0; i < lines.size(); ++i) {
     auto record = json::parse(lines[i]);
     BOOST_TEST(canonical_json(record) == lines[i]);
-    BOOST_TEST(record["schema"] == 1);
+    BOOST_TEST(record["schema"] == hilbench::evidence::journal_schema_version);
     BOOST_TEST(record["seq"] == i);
     BOOST_TEST(record["prev"] == prev);
     BOOST_TEST(std::regex_match(record["wall"].get<std::string>(), wall));
@@ -251,7 +251,8 @@ BOOST_AUTO_TEST_CASE(bad_appends_are_refused_and_leave_the_journal_usable) {
 BOOST_AUTO_TEST_CASE(reopening_a_journal_of_another_schema_is_refused) {
   TempDir dir;
   const auto path = dir / "journal.jsonl";
-  const json record = {{"schema", 2},  {"seq", 0},
+  // Schema 1 is still readable by the reports, but a schema-2 writer must not continue it.
+  const json record = {{"schema", 1},  {"seq", 0},
                        {"type", "x"},  {"wall", "2026-01-01T00:00:00.000000Z"},
                        {"mono_ns", 1}, {"data", json::object()}};
   write_file(path, forge_line(record, zeros) + "\n");

@@ -1,9 +1,10 @@
 """Per-market evidence reports: a pure function of (evidence directory, catalog).
 
-Writes, into `out_dir` (default EVIDENCE_DIR/reports):
-  report-<MARKET>.html / report-<MARKET>.json   one per market
-  index.html                                     links the market reports
-  summary.json                                   run, integrity and per-market counts
+Builds the report data once (hilbench_reports.model) and hands it to every registered report
+writer (hilbench_reports.writers; entry-point group "hilbench.report_writers"). The built-in
+writers put into `out_dir` (default EVIDENCE_DIR/reports):
+  index.html, report-<MARKET>.html     html: links the market reports; one per market
+  summary.json, report-<MARKET>.json   json: run, integrity and per-market counts; one per market
 Nothing depends on the clock, the host or files outside the evidence directory: the same
 inputs give byte-identical outputs.
 """
@@ -14,48 +15,47 @@ import json
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
-
 from .errors import ReportError
 from .evidence import Run, read_run
-from .model import (REPORT_FORMAT, STATUS_LEGEND, STATUSES, emulated, market_report,
-                    record_view, run_header, test_counts, unknown_requirement_ids)
+from .model import REPORT_FORMAT, emulated, market_report, run_header, test_counts, \
+    unknown_requirement_ids
 from .requirement_catalog import Catalog, load_catalog
 from .verify import integrity
+from .writers import REPORT_WRITERS, ReportSet
 
-TEMPLATES = Path(__file__).resolve().parent / "templates"
-EMULATED_BANNER = "EMULATED BENCH — not certification evidence"
+DEFAULT_FORMATS = ("html", "json")
 
 
 def build_reports(evidence_dir: Path, out_dir: Path | None = None,
                   markets: list[str] | None = None,
-                  catalog_dir: Path | None = None) -> list[Path]:
-    """Builds every market report of the run; returns the files written (index.html first)."""
+                  catalog_dir: Path | None = None,
+                  formats: list[str] | None = None) -> list[Path]:
+    """Builds every market report of the run in each format (default: html, json, then every
+    other registered writer); returns the files written (index.html first)."""
     evidence_dir = Path(evidence_dir)
     catalog = load_catalog(catalog_dir)
     run = read_run(evidence_dir)
     codes, skipped = select_markets(markets, run, catalog)
     checked = integrity(evidence_dir, run, check_external=False)
     reports = {code: market_report(code, catalog, run, checked) for code in codes}
+    report_set = ReportSet(catalog=catalog, run=run, integrity=checked, reports=reports,
+                           summary=_summary(catalog, run, checked, reports, skipped))
+    writers = [REPORT_WRITERS.get(name)() for name in select_formats(formats)]
 
     out = Path(out_dir) if out_dir is not None else evidence_dir / "reports"
     out.mkdir(parents=True, exist_ok=True)
-    env = _environment()
-    common = _common_context(catalog, run, checked)
-    summary = _summary(catalog, run, checked, reports, skipped)
-    written = [
-        _write(out / "index.html",
-               env.get_template("index.html").render(summary=summary, **common)),
-        _write(out / "summary.json", _json(summary)),
-    ]
-    for code, report in reports.items():
-        records = [record_view(run.by_seq[seq]) for seq in report["appendix"]]
-        by_id = {r["id"]: r for r in report["requirements"]}
-        html = env.get_template("market.html").render(report=report, records=records,
-                                                      by_id=by_id, **common)
-        written.append(_write(out / f"report-{code}.html", html))
-        written.append(_write(out / f"report-{code}.json", _json(report)))
-    return written
+    return [path for writer in writers for path in writer.write(report_set, out)]
+
+
+def select_formats(requested: list[str] | None) -> list[str]:
+    known = REPORT_WRITERS.names()
+    if requested is None:
+        return [*DEFAULT_FORMATS, *(name for name in known if name not in DEFAULT_FORMATS)]
+    unknown = [f for f in requested if f not in known]
+    if unknown:
+        raise ReportError(f"unknown report format(s) {', '.join(unknown)} "
+                          f"(registered writers: {', '.join(known)})")
+    return list(dict.fromkeys(requested))
 
 
 def select_markets(requested: list[str] | None, run: Run,
@@ -89,40 +89,3 @@ def _summary(catalog: Catalog, run: Run, checked: dict[str, Any],
         "markets_not_in_catalog": skipped,
         "unknown_requirements": unknown_requirement_ids(run, catalog),
     }
-
-
-def _common_context(catalog: Catalog, run: Run, checked: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "catalog": catalog,
-        "statuses": STATUSES,
-        "status_legend": STATUS_LEGEND,
-        "emulated_banner": EMULATED_BANNER,
-        "journal": checked["journal"],
-        "files": checked["files"],
-        "evidence_ok": checked["ok"],
-    }
-
-
-def _environment() -> Environment:
-    env = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=True,
-                      undefined=StrictUndefined, keep_trailing_newline=True,
-                      trim_blocks=True, lstrip_blocks=True)
-    env.filters["slug"] = _slug
-    env.filters["short"] = lambda h: (h or "")[:12]
-    env.filters["jsonv"] = lambda v: v if isinstance(v, str) else json.dumps(
-        v, sort_keys=True, ensure_ascii=False)
-    return env
-
-
-def _slug(text: str) -> str:
-    """A status or ID as a CSS class / fragment-safe token."""
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in text)
-
-
-def _json(value: Any) -> str:
-    return json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
-
-
-def _write(path: Path, text: str) -> Path:
-    path.write_bytes(text.encode("utf-8"))
-    return path

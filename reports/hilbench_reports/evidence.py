@@ -2,7 +2,8 @@
 
 Only records before the first integrity problem are read: what follows a broken link is not
 evidence. Unknown record types are kept (they may be cited as evidence) but play no part in
-verdicts; a record schema other than the one this code reads is refused.
+verdicts. Records of an older schema this code still reads (hilbench.records.READABLE_SCHEMAS)
+are upgraded to the current shape; any other schema is refused.
 """
 
 from __future__ import annotations
@@ -13,11 +14,11 @@ from pathlib import Path
 from typing import Any
 
 from hilbench._core import verify_journal
+from hilbench.records import JOURNAL_SCHEMA, READABLE_SCHEMAS, upgrade
 
 from .errors import EvidenceError, SchemaError
 
 JOURNAL_NAME = "journal.jsonl"
-SCHEMA_VERSION = 1
 EVIDENCE_TYPES = ("exchange", "observation")
 
 
@@ -113,13 +114,15 @@ def _read_records(journal: Path, count: int) -> list[Record]:
             if line_no > count:
                 break
             raw = json.loads(line)
-            if raw.get("schema") != SCHEMA_VERSION:
+            schema = raw.get("schema")
+            if schema not in READABLE_SCHEMAS:
                 raise SchemaError(
-                    f"{journal}: line {line_no}: record schema {raw.get('schema')!r} is not "
-                    f"supported (this hilbench_reports reads schema {SCHEMA_VERSION}); use the "
-                    "hilbench version that wrote the journal")
+                    f"{journal}: line {line_no}: record schema {schema!r} is not supported "
+                    f"(this hilbench_reports reads schemas "
+                    f"{', '.join(map(str, READABLE_SCHEMAS))}; current {JOURNAL_SCHEMA}); "
+                    "use the hilbench version that wrote the journal")
             out.append(Record(seq=raw["seq"], hash=raw["hash"], type=raw["type"],
-                              wall=raw["wall"], data=raw["data"]))
+                              wall=raw["wall"], data=upgrade(schema, raw["type"], raw["data"])))
     return out
 
 

@@ -7,6 +7,8 @@ import json
 from collections import Counter
 from typing import Any
 
+from hilbench.records import EXCHANGE_FRAMES, EXCHANGE_KEYS
+
 from .evidence import Record, Run, TestResult
 from .requirement_catalog import Catalog, Requirement
 
@@ -19,17 +21,13 @@ STATUS_LEGEND = {
     "inconclusive": "linked tests ran but gave no verdict (all skipped, or the run was cut short)",
     "not tested": "no test of this run produces evidence for the requirement",
 }
-FRAME_FIELDS = ("request_hex", "response_hex")
+FRAME_FIELDS = EXCHANGE_FRAMES
 KEY_FIELDS = {
     "run_started": ("run_id", "hilbench_version", "markets", "seed", "bench", "catalog_version"),
-    "dut": ("name", "kind", "emulated", "defects", "profile", "profile_sha256",
+    "dut": ("name", "kind", "driver", "emulated", "defects", "profile", "profile_sha256",
             "declared_identity", "endpoints"),
     "test_started": ("nodeid", "requirements", "duts"),
-    # protocol + fields: the protocol-neutral record; framing/unit/function: journals written
-    # before it (still shown when present).
-    "exchange": ("nodeid", "dut", "protocol", "transport", "fields", "framing", "unit",
-                 "function", "operation",
-                 "outcome", "error", "request_ns", "response_ns"),
+    "exchange": EXCHANGE_KEYS,
     "observation": ("nodeid", "name", "value", "expected", "passed", "detail"),
     "test_finished": ("nodeid", "outcome", "requirements", "duts", "duration_s", "message",
                       "evidence"),

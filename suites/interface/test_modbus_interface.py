@@ -12,6 +12,8 @@ import struct
 import pytest
 
 from hilbench import DeviceTimeout, ModbusException, encode_rtu
+from hilbench.protocols import ModbusDevice
+from hilbench_pytest import require
 
 # A function code in the user-defined range 65..72 (Modbus Application Protocol §5): no
 # public function, so a conforming device that has not implemented it answers exception 01.
@@ -24,18 +26,24 @@ IDENTIFICATION = ("MODBUS-APP-6.21", "EN303645-5.3-16", "US-8425-D1", "US-8259A-
 INPUT_VALIDATION = ("EN303645-5.13-1B", "EN18031-GEC-6")
 
 
+@pytest.fixture
+def meter(dut) -> ModbusDevice:
+    """The device under test, as the capability this suite needs (any driver providing it)."""
+    return require(dut, ModbusDevice)
+
+
 @pytest.fixture(params=["rtu", "tcp"])
-def interface(request: pytest.FixtureRequest, dut) -> str:
-    if request.param not in dut.interfaces:
-        pytest.skip(f"not applicable: {dut.name} has no {request.param} interface on this bench")
+def interface(request: pytest.FixtureRequest, meter) -> str:
+    if request.param not in meter.interfaces:
+        pytest.skip(f"not applicable: {meter.name} has no {request.param} interface on this bench")
     return request.param
 
 
-def _recovers(dut, client, attempts: int = 3) -> bool:
+def _recovers(meter, client, attempts: int = 3) -> bool:
     """After a request went unanswered: does the device answer a valid one again? Some stacks
     keep the unanswered bytes and lose the next frame with them; absorbing that here keeps the
     knock-on failure in the test that caused it instead of the next test."""
-    first = dut.profile.registers_in("holding")[0]
+    first = meter.profile.registers_in("holding")[0]
     for _ in range(attempts):
         try:
             client.read_holding_registers(first.address, 1)
@@ -52,8 +60,8 @@ def _category_for(conformity_level: int) -> list[str]:
 
 
 @pytest.mark.requirement(*IDENTIFICATION)
-def test_device_identification_matches_declared(dut, interface, evidence):
-    client = dut.client(interface)
+def test_device_identification_matches_declared(meter, interface, evidence):
+    client = meter.client(interface)
     basic = client.read_device_identification("basic")
     objects = dict(basic["objects"])
     for category in _category_for(basic["conformity_level"])[1:]:
@@ -61,7 +69,7 @@ def test_device_identification_matches_declared(dut, interface, evidence):
     evidence.observe("conformity_level", basic["conformity_level"])
 
     mismatches = []
-    for object_id, declared in sorted(dut.profile.identity_objects().items()):
+    for object_id, declared in sorted(meter.profile.identity_objects().items()):
         reported = objects.get(object_id)
         passed = reported == declared
         evidence.observe(f"identity object 0x{object_id:02X}", reported, declared, passed)
@@ -71,12 +79,12 @@ def test_device_identification_matches_declared(dut, interface, evidence):
 
 
 @pytest.mark.requirement("MODBUS-APP-7-01", *INPUT_VALIDATION)
-def test_unsupported_function_answers_exception_01(dut, interface, evidence):
-    client = dut.client(interface)
+def test_unsupported_function_answers_exception_01(meter, interface, evidence):
+    client = meter.client(interface)
     try:
         function, data = client.transact(UNSUPPORTED_FUNCTION, b"")
     except DeviceTimeout as error:
-        recovered = _recovers(dut, client)
+        recovered = _recovers(meter, client)
         evidence.observe("answers valid requests afterwards", recovered, True, recovered)
         pytest.fail(f"no reply to unsupported function 0x{UNSUPPORTED_FUNCTION:02X} "
                     f"(expected exception 01 ILLEGAL FUNCTION): {error}"
@@ -88,9 +96,9 @@ def test_unsupported_function_answers_exception_01(dut, interface, evidence):
 
 
 @pytest.mark.requirement("MODBUS-APP-7-02", *INPUT_VALIDATION)
-def test_illegal_data_address_answers_exception_02(dut, interface, evidence):
-    client = dut.client(interface)
-    address = dut.profile.first_unmapped_address("holding")
+def test_illegal_data_address_answers_exception_02(meter, interface, evidence):
+    client = meter.client(interface)
+    address = meter.profile.first_unmapped_address("holding")
     try:
         values = client.read_holding_registers(address, 1)
     except ModbusException as error:
@@ -103,11 +111,11 @@ def test_illegal_data_address_answers_exception_02(dut, interface, evidence):
 
 
 @pytest.mark.requirement("MODBUS-APP-7-03", *INPUT_VALIDATION)
-def test_illegal_quantity_answers_exception_03(dut, interface, evidence):
+def test_illegal_quantity_answers_exception_03(meter, interface, evidence):
     # The client refuses to build an out-of-range request; the raw PDU is the point here.
-    client = dut.client(interface)
+    client = meter.client(interface)
     quantity = SPEC_MAX_READ_REGISTERS + 1
-    start = dut.profile.registers_in("holding")[0].address
+    start = meter.profile.registers_in("holding")[0].address
     function, data = client.transact(READ_HOLDING, struct.pack(">HH", start, quantity))
     evidence.observe("response", {"function": function, "data": data},
                      {"function": READ_HOLDING | 0x80, "data": b"\x03"})
@@ -117,22 +125,23 @@ def test_illegal_quantity_answers_exception_03(dut, interface, evidence):
 
 
 @pytest.mark.requirement("MODBUS-SL-CRC", *INPUT_VALIDATION)
-def test_frame_with_bad_crc_is_discarded(dut, evidence, request):
-    if "rtu" not in dut.interfaces:
-        pytest.skip(f"not applicable: {dut.name} has no rtu interface on this bench")
-    transport = dut.serial_transport()
-    first = dut.profile.registers_in("holding")[0]
-    frame = bytearray(encode_rtu(dut.profile.unit, READ_HOLDING, struct.pack(">HH", first.address, 1)))
+def test_frame_with_bad_crc_is_discarded(meter, evidence, request):
+    if "rtu" not in meter.interfaces:
+        pytest.skip(f"not applicable: {meter.name} has no rtu interface on this bench")
+    transport = meter.transport("rtu")
+    t35 = meter.client("rtu").frame_silence  # the line's t3.5, as the client keeps it
+    first = meter.profile.registers_in("holding")[0]
+    frame = bytearray(encode_rtu(meter.profile.unit, READ_HOLDING, struct.pack(">HH", first.address, 1)))
     frame[-1] ^= 0xFF  # break the CRC
     window = request.config.getoption("hilbench_timeout")
     capture = transport.start_capture()
     try:
         # A raw frame may go out only on an idle line (t3.5), like any master's.
-        _, idle = transport.drain_until_quiet(transport.frame_silence, window)
+        _, idle = transport.drain_until_quiet(t35, window)
         assert idle, "the line never fell idle before the test frame"
         transport.write(bytes(frame))
         try:
-            answer = transport.read_until_silence(transport.frame_silence, 256, window)
+            answer = transport.read_until_silence(t35, 256, window)
         except DeviceTimeout:
             answer = b""
     finally:
@@ -142,7 +151,7 @@ def test_frame_with_bad_crc_is_discarded(dut, evidence, request):
                      f"listened {window:.3f} s after a frame with a broken CRC")
     assert answer == b"", f"device answered a frame with a bad CRC: {answer.hex()}"
     # ...and it still serves correct frames afterwards.
-    assert len(dut.client("rtu").read_holding_registers(first.address, 1)) == 1
+    assert len(meter.client("rtu").read_holding_registers(first.address, 1)) == 1
 
 
 def _blocks(addresses: set[int], limit: int) -> list[tuple[int, int]]:
@@ -165,16 +174,16 @@ def _read_table(client, table: str, blocks: list[tuple[int, int]]) -> dict[int, 
 
 
 @pytest.mark.requirement("HB-IOP-01")
-def test_registers_identical_over_every_interface(dut, evidence):
-    interfaces = dut.interfaces
+def test_registers_identical_over_every_interface(meter, evidence):
+    interfaces = meter.interfaces
     if len(interfaces) < 2:
-        pytest.skip(f"not applicable: {dut.name} offers only {', '.join(interfaces)} on this bench")
+        pytest.skip(f"not applicable: {meter.name} offers only {', '.join(interfaces)} on this bench")
     differences = []
     for table in ("input", "holding"):
-        declared = {r.address + i: word for r in dut.profile.registers_in(table)
+        declared = {r.address + i: word for r in meter.profile.registers_in(table)
                     for i, word in enumerate(r.raw_words())}
-        blocks = _blocks(set(declared), dut.profile.max_read_registers)
-        views = {name: _read_table(dut.client(name), table, blocks) for name in interfaces}
+        blocks = _blocks(set(declared), meter.profile.max_read_registers)
+        views = {name: _read_table(meter.client(name), table, blocks) for name in interfaces}
         for name, view in views.items():
             evidence.observe(f"{table} registers via {name}", view, declared)
         for address in sorted(declared):

@@ -2,7 +2,7 @@
 // Evidence journal: append-only JSON Lines, each record chained to the previous by SHA-256.
 //
 // Record (one line, canonical JSON: keys sorted, no spaces, non-ASCII escaped):
-//   {"data":{...},"hash":H,"mono_ns":N,"prev":P,"schema":1,"seq":S,"type":T,"wall":ISO8601}
+//   {"data":{...},"hash":H,"mono_ns":N,"prev":P,"schema":2,"seq":S,"type":T,"wall":ISO8601}
 //   H = hex SHA-256 of (P + "\n" + canonical JSON of the record without "hash").
 //   The first record has P = 64 zeros. seq counts from 0 without gaps.
 // Crash safety: each record is written with one write(2) of the whole line and fdatasync'd
@@ -23,7 +23,7 @@
 
 namespace hilbench::evidence {
 
-inline constexpr int journal_schema_version = 1;
+inline constexpr int journal_schema_version = 2;
 
 class Journal {
  public:

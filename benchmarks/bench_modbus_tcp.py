@@ -7,7 +7,7 @@ client and emulator on one core, and on two different cores. Figures are medians
 --runs runs of --n transactions after a warm-up; ratios are hilbench / pymodbus in the
 same placement.
 
-    .venv/bin/python bench/bench_modbus_tcp.py [--n 20000] [--runs 7] [--json out.json]
+    .venv/bin/python benchmarks/bench_modbus_tcp.py [--n 20000] [--runs 7] [--json out.json]
 """
 
 from __future__ import annotations

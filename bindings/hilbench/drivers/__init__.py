@@ -1,0 +1,101 @@
+"""Drivers: a bench device and its resources bound to a live device.
+
+The contract every driver keeps is the `Driver` base class below. A driver declares the
+resource kinds it binds to (`binds`) and the capability protocols it implements
+(`implements`, classes from hilbench.protocols); suites ask the bench for a protocol
+(`bench.find(ModbusDevice)`), never for a driver class. Drivers open transports only
+through the bench's TransportFactory.
+
+Drivers are registered in the entry-point group "hilbench.drivers" under the name bench
+files use (`driver = "modbus"`); ours are listed in pyproject.toml like any plug-in's.
+"""
+
+from __future__ import annotations
+
+import abc
+from typing import Any, ClassVar, Mapping
+
+from ..profile import DeviceProfile
+from ..registry import Registry
+from ..resources import Resource
+from ..spec import DeviceSpec
+from ..transports import TransportFactory
+
+
+class Driver(abc.ABC):
+    """Base of every driver. Thread-safety: one test thread at a time.
+
+    Evidence: every exchange the driver's protocol clients record is handed out by
+    take_exchanges() as a protocol-neutral exchange dict (docs/journal-schema.md,
+    `exchange`), which the pytest plugin journals after each test.
+    """
+
+    binds: ClassVar[tuple[str, ...]]  # resource kinds this driver can use
+    implements: ClassVar[tuple[type, ...]] = ()  # capability protocols (hilbench.protocols)
+
+    def __init__(self, spec: DeviceSpec, resources: Mapping[str, Resource],
+                 transports: TransportFactory, timeout: float = 1.0) -> None:
+        self.spec = spec
+        self.name = spec.name
+        self.profile: DeviceProfile = spec.profile
+        self.emulated = spec.emulated
+        self.resources = dict(resources)
+        self.transports = transports
+        self.timeout = timeout  # seconds, per transaction
+        self._retired_exchanges: list[dict[str, Any]] = []
+
+    # ---- what the device is and how it is reached ---------------------------------------
+    def endpoints(self) -> list[dict[str, Any]]:
+        return [resource.describe() for resource in self.resources.values()]
+
+    def describe(self) -> dict[str, Any]:
+        """The journal's `dut` record data (docs/journal-schema.md)."""
+        profile = self.profile
+        return {
+            "name": self.name,
+            "kind": profile.kind,
+            "driver": self.spec.driver,
+            "emulated": bool(self.emulated),
+            "defects": list(self.spec.emulator.defects) if self.spec.emulator else [],
+            "profile": str(profile.path),
+            "profile_sha256": profile.sha256,
+            "declared_identity": dict(profile.identity),
+            "endpoints": self.endpoints(),
+        }
+
+    @classmethod
+    def provides(cls, protocol: type) -> bool:
+        """True if the driver declares `protocol` or a protocol derived from it. (Declared,
+        not structural: issubclass() does not work on protocols with data members.)"""
+        return any(protocol in declared.__mro__ for declared in cls.implements)
+
+    # ---- evidence -------------------------------------------------------------------------
+    @abc.abstractmethod
+    def _drain_exchanges(self) -> list[dict[str, Any]]:
+        """Exchanges recorded by the open protocol clients since the last call."""
+
+    def take_exchanges(self) -> list[dict[str, Any]]:
+        """Every exchange since the last call, across interfaces, in time order."""
+        exchanges = self._retired_exchanges + self._drain_exchanges()
+        self._retired_exchanges = []
+        return sorted(exchanges, key=lambda e: e["request_ns"])
+
+    def adopt_exchanges(self, exchanges: list[dict[str, Any]]) -> None:
+        """Keeps exchanges of a predecessor (an emulator restart) for the next take."""
+        self._retired_exchanges.extend(exchanges)
+
+    def close(self) -> None:
+        """Closes every transport; exchanges recorded so far stay available."""
+        self._retired_exchanges.extend(self._drain_exchanges())
+        self._close_transports()
+
+    @abc.abstractmethod
+    def _close_transports(self) -> None: ...
+
+
+def _is_driver(item: object) -> bool:
+    return isinstance(item, type) and issubclass(item, Driver) and bool(getattr(item, "binds", ()))
+
+
+DRIVERS: Registry[type[Driver]] = Registry(
+    "hilbench.drivers", _is_driver, "a hilbench.drivers.Driver subclass that binds resources")

@@ -1,0 +1,64 @@
+"""ModbusDriver: any Modbus RTU/TCP device described by a profile — the emulated EM-1, a real
+meter, a third-party simulator. Binds a serial resource (as RTU) and a TCP resource (as
+Modbus TCP). Suites talk to it through the ModbusDevice protocol, not to raw bytes, except
+where raw bytes are the point (malformed frames: `transport("rtu")`).
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Literal
+
+from .._core import ConfigError, ModbusClient, Transport
+from ..protocols import ModbusDevice
+from . import Driver
+
+# Modbus framing used on each resource kind this driver binds.
+FRAMING_BY_RESOURCE: dict[str, Literal["rtu", "tcp"]] = {"serial": "rtu", "tcp": "tcp"}
+
+
+class ModbusDriver(Driver):
+    binds: ClassVar[tuple[str, ...]] = tuple(FRAMING_BY_RESOURCE)
+    implements: ClassVar[tuple[type, ...]] = (ModbusDevice,)
+
+    _transports: dict[str, Transport]
+    _clients: dict[str, ModbusClient]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._transports = {}
+        self._clients = {}
+
+    @property
+    def interfaces(self) -> list[str]:
+        return [FRAMING_BY_RESOURCE[kind] for kind in FRAMING_BY_RESOURCE if kind in self.resources]
+
+    def transport(self, interface: str) -> Transport:
+        """The transport behind `interface` ("rtu" or "tcp"); opened on first use."""
+        if interface not in self._transports:
+            self._transports[interface] = self.transports.open(self._resource(interface))
+        return self._transports[interface]
+
+    def client(self, interface: str) -> ModbusClient:
+        """The Modbus client on `interface` ("rtu" or "tcp"); opened on first use."""
+        if interface not in self._clients:
+            framing: Literal["rtu", "tcp"] = "rtu" if interface == "rtu" else "tcp"
+            self._clients[interface] = ModbusClient(self.transport(interface), framing=framing,
+                                                    unit=self.profile.unit, timeout=self.timeout)
+        return self._clients[interface]
+
+    def _resource(self, interface: str) -> Any:
+        kinds = [k for k, framing in FRAMING_BY_RESOURCE.items() if framing == interface]
+        if not kinds:
+            raise ConfigError(f"{self.name}: unknown interface '{interface}' "
+                              f"(known: {', '.join(FRAMING_BY_RESOURCE.values())})")
+        if kinds[0] not in self.resources:
+            raise ConfigError(f"{self.name}: has no {interface} interface on this bench "
+                              f"(it has: {', '.join(self.interfaces) or 'none'})")
+        return self.resources[kinds[0]]
+
+    def _drain_exchanges(self) -> list[dict[str, Any]]:
+        return [e for client in self._clients.values() for e in client.take_exchanges()]
+
+    def _close_transports(self) -> None:
+        self._clients.clear()
+        self._transports.clear()  # the C++ destructors close ports and sockets

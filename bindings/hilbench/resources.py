@@ -1,0 +1,158 @@
+"""Resources: typed descriptions of how a device is reached, one class per kind.
+
+A resource is data: a serial port and its line settings, a TCP host:port. Each kind parses
+and validates its own bench-file table (`[devices.<kind>]`), reads its part of an
+emulator's ready line, and describes itself for the journal's `dut` record. Opening it is
+the transport factory's job (hilbench.transports), the one place a transport is opened.
+
+Kinds are registered in the entry-point group "hilbench.resources" (ours in pyproject.toml);
+a plug-in package adds one by subclassing Resource and exposing it there.
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal, cast
+
+from ._core import ConfigError, SerialTransport, TcpTransport, Transport
+from .emulation import use_umockdev_dir
+from .profile import PARITIES, DeviceProfile, SerialSettings
+from .registry import Registry
+from .strict_toml import StrictReader
+
+Parity = Literal["none", "odd", "even", "mark", "space"]
+
+
+class Resource(abc.ABC):
+    """One way to reach a device. Subclasses are frozen dataclasses (hashable, comparable)."""
+
+    kind: ClassVar[str]  # the bench-file table name and the registry key
+
+    @classmethod
+    @abc.abstractmethod
+    def from_bench(cls, reader: StrictReader, table: dict[str, Any], where: str,
+                   profile: DeviceProfile) -> Resource:
+        """Parses `[devices.<kind>]`; errors name the file and key (reader.fail)."""
+
+    @classmethod
+    def from_ready(cls, ready: dict[str, Any], profile: DeviceProfile) -> Resource:
+        """Reads this kind's part of an emulator's ready line (devices/README.md)."""
+        raise ConfigError(f"resource kind '{cls.kind}' cannot be served by an emulator")
+
+    @abc.abstractmethod
+    def describe(self) -> dict[str, Any]:
+        """{"kind", "address", "settings"}: the endpoint as the journal's dut record keeps it."""
+
+    @abc.abstractmethod
+    def connect(self, timeout: float) -> Transport:
+        """Opens the transport. Called only by hilbench.transports.TransportFactory."""
+
+    def needs_umockdev(self) -> bool:
+        """True if this process must run under libumockdev-preload to reach the endpoint."""
+        return False
+
+
+def _is_resource_kind(item: object) -> bool:
+    return isinstance(item, type) and issubclass(item, Resource) and isinstance(
+        getattr(item, "kind", None), str)
+
+
+RESOURCE_KINDS: Registry[type[Resource]] = Registry(
+    "hilbench.resources", _is_resource_kind, "a hilbench.resources.Resource subclass with a kind")
+
+
+@dataclass(frozen=True)
+class SerialPort(Resource):
+    """A serial port by OS name; line settings default to the device profile's."""
+
+    kind: ClassVar[str] = "serial"
+    port: str
+    baud: int
+    data_bits: int
+    parity: str
+    stop_bits: int
+    umockdev_dir: str | None = None  # set: the port is presented by a umockdev testbed
+
+    @classmethod
+    def from_bench(cls, reader: StrictReader, table: dict[str, Any], where: str,
+                   profile: DeviceProfile) -> SerialPort:
+        reader.check_keys(table, {"port", "baud", "data_bits", "parity", "stop_bits",
+                                  "umockdev_dir"}, where)
+        defaults = profile.serial
+        port = cls(port=reader.get(table, "port", str, where),
+                   baud=reader.get(table, "baud", int, where, defaults.baud),
+                   data_bits=reader.get(table, "data_bits", int, where, defaults.data_bits),
+                   parity=reader.get(table, "parity", str, where, defaults.parity),
+                   stop_bits=reader.get(table, "stop_bits", int, where, defaults.stop_bits),
+                   umockdev_dir=reader.get(table, "umockdev_dir", str, where, None))
+        problem = port.settings_problem()
+        if problem:
+            key, message = problem
+            raise reader.fail(f"{where}.{key}", message)
+        return port
+
+    @classmethod
+    def from_ready(cls, ready: dict[str, Any], profile: DeviceProfile) -> SerialPort:
+        p: SerialSettings = profile.serial
+        return cls(port=str(ready["device_path"]), baud=int(ready.get("baud", p.baud)),
+                   data_bits=int(ready.get("data_bits", p.data_bits)),
+                   parity=str(ready.get("parity", p.parity)),
+                   stop_bits=int(ready.get("stop_bits", p.stop_bits)),
+                   umockdev_dir=str(ready["umockdev_dir"]))
+
+    def settings_problem(self) -> tuple[str, str] | None:
+        """(key, what is wrong) for line settings no UART has, or None."""
+        if self.parity not in PARITIES:
+            return "parity", f"must be one of {', '.join(PARITIES)}, got '{self.parity}'"
+        if self.data_bits not in (5, 6, 7, 8):
+            return "data_bits", f"must be 5..8, got {self.data_bits}"
+        if self.stop_bits not in (1, 2):
+            return "stop_bits", f"must be 1 or 2, got {self.stop_bits}"
+        if self.baud <= 0:
+            return "baud", f"must be > 0, got {self.baud}"
+        return None
+
+    def describe(self) -> dict[str, Any]:
+        return {"kind": self.kind, "address": self.port,
+                "settings": {"baud": self.baud, "data_bits": self.data_bits,
+                             "parity": self.parity, "stop_bits": self.stop_bits,
+                             "umockdev": self.umockdev_dir is not None}}
+
+    def connect(self, timeout: float) -> Transport:
+        if self.umockdev_dir:
+            use_umockdev_dir(self.umockdev_dir)
+        return SerialTransport(self.port, baud=self.baud, data_bits=self.data_bits,
+                               parity=cast(Parity, self.parity), stop_bits=self.stop_bits)
+
+    def needs_umockdev(self) -> bool:
+        return self.umockdev_dir is not None
+
+
+@dataclass(frozen=True)
+class TcpEndpoint(Resource):
+    """A TCP endpoint (Modbus TCP port 502, a SCPI raw socket on 5025, ...)."""
+
+    kind: ClassVar[str] = "tcp"
+    host: str
+    port: int
+
+    @classmethod
+    def from_bench(cls, reader: StrictReader, table: dict[str, Any], where: str,
+                   profile: DeviceProfile) -> TcpEndpoint:
+        reader.check_keys(table, {"host", "port"}, where)
+        port = reader.get(table, "port", int, where)
+        if not 1 <= port <= 65535:
+            raise reader.fail(f"{where}.port", f"must be 1..65535, got {port}")
+        return cls(host=reader.get(table, "host", str, where), port=port)
+
+    @classmethod
+    def from_ready(cls, ready: dict[str, Any], profile: DeviceProfile) -> TcpEndpoint:
+        return cls(host=str(ready["host"]), port=int(ready["port"]))
+
+    def describe(self) -> dict[str, Any]:
+        return {"kind": self.kind, "address": f"{self.host}:{self.port}",
+                "settings": {"no_delay": True}}
+
+    def connect(self, timeout: float) -> Transport:
+        return TcpTransport(self.host, self.port, connect_timeout=timeout)

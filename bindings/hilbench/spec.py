@@ -1,0 +1,49 @@
+"""The bench as data: which devices, which driver each, how each is reached.
+
+Plain frozen dataclasses, built by hilbench.bench (from a bench file or the embedded bench)
+and read by drivers and the live bench. Nothing here opens anything.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Mapping
+
+from .profile import DeviceProfile
+from .resources import Resource
+
+
+@dataclass(frozen=True)
+class EmulatorSpec:
+    """The plugin starts hilbench-emulator for this device; endpoints come from its ready line."""
+
+    defects: tuple[str, ...] = ()
+    serial: bool = True
+    tcp: bool = True
+
+
+@dataclass(frozen=True)
+class DeviceSpec:
+    name: str
+    driver: str
+    profile: DeviceProfile
+    emulated: bool
+    resources: Mapping[str, Resource] = field(default_factory=dict)  # kind -> resource
+    emulator: EmulatorSpec | None = None
+
+
+@dataclass(frozen=True)
+class BenchSpec:
+    name: str
+    source: str  # "embedded" or the bench file path
+    sha256: str | None
+    devices: tuple[DeviceSpec, ...] = field(default_factory=tuple)
+
+    @property
+    def emulated(self) -> bool:
+        return any(d.emulated for d in self.devices)
+
+    def needs_umockdev(self) -> bool:
+        return any((d.emulator is not None and d.emulator.serial)
+                   or any(r.needs_umockdev() for r in d.resources.values())
+                   for d in self.devices)
