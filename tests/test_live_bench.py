@@ -8,9 +8,9 @@ from typing import Any, Iterator
 
 import pytest
 
-from hilbench import ConfigError, Transport
+from hilbench import ConfigError, PortNotFound, Transport, list_serial_ports
 from hilbench.bench import embedded_profile_dir, load_bench
-from hilbench.emulation import ChildProcess, start_emulator
+from hilbench.emulation import ChildProcess, start_emulator, use_umockdev_dir
 from hilbench.live import LiveBench
 from hilbench.protocols import Device, ModbusDevice
 from hilbench.resources import RESOURCE_KINDS, Resource
@@ -108,3 +108,57 @@ def test_a_driver_refuses_a_resource_kind_it_cannot_bind(tmp_path: Path) -> None
             load_bench(bench)
     finally:
         RESOURCE_KINDS.unregister("beacon")
+
+
+def test_a_bench_names_a_serial_port_by_its_usb_adapter(tmp_path: Path, in_preload: None) -> None:
+    """The bench file says which adapter (serial number, VID:PID), not which /dev/ttyUSB<n>;
+    the port is found through libserialport's port list of the umockdev testbed."""
+    emulator = start_emulator(EM1, tcp=False, log_path=tmp_path / "emulator.log")
+    try:
+        ready = emulator.ready["serial"]
+        use_umockdev_dir(ready["umockdev_dir"])
+        [adapter] = [p for p in list_serial_ports() if p["name"] == ready["device_path"]]
+        assert adapter["transport"] == "usb" and adapter["usb_serial"]
+        usb_id = f"{adapter['usb_vendor_id']:04x}:{adapter['usb_product_id']:04x}"
+        bench = tmp_path / "bench.toml"
+        bench.write_text(f"""schema = 1
+[[devices]]
+profile = "{EM1}"
+[devices.serial]
+usb_serial = "{adapter['usb_serial']}"
+usb_id = "{usb_id}"
+umockdev_dir = "{ready['umockdev_dir']}"
+""")
+        live = LiveBench(load_bench(bench), tmp_path / "logs")
+        live.start()
+        try:
+            meter = live.find(ModbusDevice)
+            assert meter.client("rtu").read_input_registers(0, 1) == [2301]
+            assert meter.transport("rtu").name == f"serial:{ready['device_path']}"
+            assert meter.endpoints()[0]["settings"]["usb_serial"] == adapter["usb_serial"]
+        finally:
+            live.stop()
+
+        bench.write_text(bench.read_text().replace(adapter["usb_serial"], "NO-SUCH-ADAPTER"))
+        live = LiveBench(load_bench(bench), tmp_path / "logs")
+        live.start()
+        try:
+            with pytest.raises(PortNotFound, match="no USB serial adapter with serial "
+                                                   "NO-SUCH-ADAPTER.*seen:.*" + ready["device_path"]):
+                live.find(ModbusDevice).client("rtu")
+        finally:
+            live.stop()
+    finally:
+        emulator.stop()
+
+
+@pytest.mark.parametrize("table, words", [
+    ("port = '/dev/x'\nusb_serial = 'A'", "not both"),
+    ("baud = 9600", "not neither"),
+    ("usb_id = '403:6001'", "must be VID:PID in hex"),
+])
+def test_serial_port_naming_errors_name_the_key(tmp_path: Path, table: str, words: str) -> None:
+    bench = tmp_path / "bench.toml"
+    bench.write_text(f"schema = 1\n[[devices]]\nprofile = '{EM1}'\n[devices.serial]\n{table}\n")
+    with pytest.raises(ConfigError, match=r"devices\[0\]\.serial.*" + words):
+        load_bench(bench)

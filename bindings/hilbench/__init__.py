@@ -29,6 +29,8 @@ from ._core import (
     encode_rtu,
     encode_tcp,
     exception_name,
+    find_serial_port,
+    list_serial_ports,
     sha256_hex,
     verify_journal,
     Journal,
@@ -63,6 +65,8 @@ __all__ = [
     "encode_rtu",
     "encode_tcp",
     "exception_name",
+    "find_serial_port",
+    "list_serial_ports",
     "sha256_hex",
     "verify_journal",
 ]

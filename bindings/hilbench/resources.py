@@ -12,16 +12,18 @@ a plug-in package adds one by subclassing Resource and exposing it there.
 from __future__ import annotations
 
 import abc
+import re
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal, cast
 
-from ._core import ConfigError, SerialTransport, TcpTransport, Transport
+from ._core import ConfigError, SerialTransport, TcpTransport, Transport, find_serial_port
 from .emulation import use_umockdev_dir
 from .profile import PARITIES, DeviceProfile, SerialSettings
 from .registry import Registry
 from .strict_toml import StrictReader
 
 Parity = Literal["none", "odd", "even", "mark", "space"]
+_USB_ID = re.compile(r"[0-9A-Fa-f]{4}:[0-9A-Fa-f]{4}")
 
 
 class Resource(abc.ABC):
@@ -64,28 +66,38 @@ RESOURCE_KINDS: Registry[type[Resource]] = Registry(
 
 @dataclass(frozen=True)
 class SerialPort(Resource):
-    """A serial port by OS name; line settings default to the device profile's."""
+    """A serial port, named by the OS (`port = "/dev/ttyUSB0"`) or by its USB adapter
+    (`usb_serial = "FT4ABC12"` and/or `usb_id = "0403:6001"`), found through libserialport's
+    port list when it is opened, so a bench file survives the adapter moving to another
+    /dev/ttyUSB<n>. Line settings default to the device profile's."""
 
     kind: ClassVar[str] = "serial"
-    port: str
+    port: str | None
     baud: int
     data_bits: int
     parity: str
     stop_bits: int
     umockdev_dir: str | None = None  # set: the port is presented by a umockdev testbed
+    usb_serial: str | None = None
+    usb_id: str | None = None  # "VVVV:PPPP", hex
 
     @classmethod
     def from_bench(cls, reader: StrictReader, table: dict[str, Any], where: str,
                    profile: DeviceProfile) -> SerialPort:
-        reader.check_keys(table, {"port", "baud", "data_bits", "parity", "stop_bits",
-                                  "umockdev_dir"}, where)
+        reader.check_keys(table, {"port", "usb_serial", "usb_id", "baud", "data_bits", "parity",
+                                  "stop_bits", "umockdev_dir"}, where)
         defaults = profile.serial
-        port = cls(port=reader.get(table, "port", str, where),
+        port = cls(port=reader.get(table, "port", str, where, None),
                    baud=reader.get(table, "baud", int, where, defaults.baud),
                    data_bits=reader.get(table, "data_bits", int, where, defaults.data_bits),
                    parity=reader.get(table, "parity", str, where, defaults.parity),
                    stop_bits=reader.get(table, "stop_bits", int, where, defaults.stop_bits),
-                   umockdev_dir=reader.get(table, "umockdev_dir", str, where, None))
+                   umockdev_dir=reader.get(table, "umockdev_dir", str, where, None),
+                   usb_serial=reader.get(table, "usb_serial", str, where, None),
+                   usb_id=reader.get(table, "usb_id", str, where, None))
+        if (port.port is None) == (port.usb_serial is None and port.usb_id is None):
+            raise reader.fail(where, "name the port either by `port` (OS name) or by its USB "
+                              "adapter (`usb_serial` and/or `usb_id`), not both, not neither")
         problem = port.settings_problem()
         if problem:
             key, message = problem
@@ -101,8 +113,23 @@ class SerialPort(Resource):
                    stop_bits=int(ready.get("stop_bits", p.stop_bits)),
                    umockdev_dir=str(ready["umockdev_dir"]))
 
+    def usb_ids(self) -> tuple[int | None, int | None]:
+        if self.usb_id is None:
+            return None, None
+        vendor, _, product = self.usb_id.partition(":")
+        return int(vendor, 16), int(product, 16)
+
+    def resolve(self) -> str:
+        """The OS name of the port (found by its adapter when the bench names one)."""
+        if self.port is not None:
+            return self.port
+        vendor, product = self.usb_ids()
+        return find_serial_port(self.usb_serial or "", vendor, product)
+
     def settings_problem(self) -> tuple[str, str] | None:
-        """(key, what is wrong) for line settings no UART has, or None."""
+        """(key, what is wrong) for settings no UART or adapter has, or None."""
+        if self.usb_id is not None and not _USB_ID.fullmatch(self.usb_id):
+            return "usb_id", f"must be VID:PID in hex, e.g. '0403:6001', got '{self.usb_id}'"
         if self.parity not in PARITIES:
             return "parity", f"must be one of {', '.join(PARITIES)}, got '{self.parity}'"
         if self.data_bits not in (5, 6, 7, 8):
@@ -114,15 +141,18 @@ class SerialPort(Resource):
         return None
 
     def describe(self) -> dict[str, Any]:
-        return {"kind": self.kind, "address": self.port,
+        adapter = {k: v for k, v in (("usb_serial", self.usb_serial), ("usb_id", self.usb_id))
+                   if v is not None}
+        address = self.port or "usb " + " ".join(f"{k}={v}" for k, v in adapter.items())
+        return {"kind": self.kind, "address": address,
                 "settings": {"baud": self.baud, "data_bits": self.data_bits,
                              "parity": self.parity, "stop_bits": self.stop_bits,
-                             "umockdev": self.umockdev_dir is not None}}
+                             "umockdev": self.umockdev_dir is not None, **adapter}}
 
     def connect(self, timeout: float) -> Transport:
         if self.umockdev_dir:
             use_umockdev_dir(self.umockdev_dir)
-        return SerialTransport(self.port, baud=self.baud, data_bits=self.data_bits,
+        return SerialTransport(self.resolve(), baud=self.baud, data_bits=self.data_bits,
                                parity=cast(Parity, self.parity), stop_bits=self.stop_bits)
 
     def needs_umockdev(self) -> bool:

@@ -20,6 +20,7 @@
 #include "hilbench/transport/decorator.hpp"
 #include "hilbench/transport/serial.hpp"
 #include "hilbench/transport/serial_line.hpp"
+#include "hilbench/transport/serial_ports.hpp"
 #include "hilbench/transport/tcp.hpp"
 #include "py_bytes.hpp"
 #include "py_time.hpp"
@@ -232,6 +233,43 @@ void bind_transport(py::module_& m) {
            py::arg("inner"), py::arg("label") = "pass")
       .def_property_readonly("inner", &TransportDecorator::inner)
       .def_property_readonly("label", &TransportDecorator::label);
+
+  m.def(
+      "list_serial_ports",
+      []() {
+        py::list out;
+        for (const SerialPortInfo& port : list_serial_ports()) {
+          py::dict entry;
+          entry["name"] = port.name;
+          entry["description"] = port.description;
+          entry["transport"] = port.transport;
+          entry["usb_vendor_id"] = port.usb_vendor_id ? py::cast(*port.usb_vendor_id) : py::none();
+          entry["usb_product_id"] =
+              port.usb_product_id ? py::cast(*port.usb_product_id) : py::none();
+          entry["usb_serial"] = port.usb_serial;
+          entry["usb_manufacturer"] = port.usb_manufacturer;
+          entry["usb_product"] = port.usb_product;
+          entry["usb_bus"] = port.usb_bus ? py::cast(*port.usb_bus) : py::none();
+          entry["usb_address"] = port.usb_address ? py::cast(*port.usb_address) : py::none();
+          out.append(std::move(entry));
+        }
+        return out;
+      },
+      "The serial ports the OS (or a umockdev testbed) shows now, with USB adapter identity.");
+  m.def(
+      "find_serial_port",
+      [](const std::string& usb_serial, std::optional<std::uint16_t> usb_vendor_id,
+         std::optional<std::uint16_t> usb_product_id) {
+        SerialPortQuery query;
+        query.usb_serial = usb_serial;
+        query.usb_vendor_id = usb_vendor_id;
+        query.usb_product_id = usb_product_id;
+        return find_serial_port(query);
+      },
+      py::arg("usb_serial") = "", py::arg("usb_vendor_id") = py::none(),
+      py::arg("usb_product_id") = py::none(), py::call_guard<py::gil_scoped_release>(),
+      "OS name of the one port whose USB adapter matches; PortNotFound / ConfigError list "
+      "the ports seen.");
 }
 
 }  // namespace hilbench::python

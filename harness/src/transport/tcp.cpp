@@ -15,7 +15,9 @@
 #include <cerrno>
 #include <cstring>
 #include <ctime>
+#include <future>
 #include <memory>
+#include <thread>
 
 #include "hilbench/errors.hpp"
 
@@ -50,6 +52,65 @@ WaitResult wait_for(int fd, short events, Deadline deadline, const ErrorContext&
   }
 }
 
+/// One getaddrinfo call, shared by the caller and the thread that runs it: whoever lets go
+/// last frees it, so a lookup that outlives the caller's deadline cleans up after itself.
+struct Lookup {
+  std::string host;
+  std::string service;
+  addrinfo hints{};
+  int status = 0;
+  int saved_errno = 0;
+  AddrinfoList addresses;
+  std::promise<void> done;
+};
+
+std::string lookup_failure(int status, int saved_errno) {
+  return status == EAI_SYSTEM ? errno_text(saved_errno) : ::gai_strerror(status);
+}
+
+/// getaddrinfo bounded by the connect deadline. getaddrinfo itself has no timeout (a dead
+/// DNS server holds it for attempts x timeout of resolv.conf, 10 s by default), so a name
+/// that is not a numeric address is looked up on a helper thread and waited for with the
+/// deadline; if that passes, the thread is left to finish on its own (Lookup above).
+AddrinfoList resolve(const std::string& host, const std::string& service, Deadline deadline,
+                     const ErrorContext& context) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_protocol = IPPROTO_TCP;
+  hints.ai_flags = AI_NUMERICHOST;  // a numeric address needs no lookup: no thread
+  addrinfo* raw_list = nullptr;
+  if (::getaddrinfo(host.c_str(), service.c_str(), &hints, &raw_list) == 0) {
+    return AddrinfoList(raw_list);
+  }
+
+  auto lookup = std::make_shared<Lookup>();
+  lookup->host = host;
+  lookup->service = service;
+  lookup->hints = hints;
+  lookup->hints.ai_flags = 0;
+  std::future<void> finished = lookup->done.get_future();
+  std::thread([lookup] {
+    addrinfo* list = nullptr;
+    lookup->status = ::getaddrinfo(lookup->host.c_str(), lookup->service.c_str(),
+                                   &lookup->hints, &list);
+    lookup->saved_errno = errno;
+    lookup->addresses.reset(list);
+    lookup->done.set_value();
+  }).detach();
+  if (finished.wait_for(deadline.remaining()) != std::future_status::ready) {
+    throw DeviceTimeout(context, fmt::format("host name '{}' not resolved within the connect "
+                                             "deadline (DNS not answering?)",
+                                             host));
+  }
+  if (lookup->status != 0) {
+    throw PortNotFound({context.device, context.operation, std::nullopt},
+                       fmt::format("cannot resolve host '{}': {}", host,
+                                   lookup_failure(lookup->status, lookup->saved_errno)));
+  }
+  return std::move(lookup->addresses);
+}
+
 bool is_connection_loss(int error) {
   return error == ECONNRESET || error == EPIPE || error == ENOTCONN || error == ECONNABORTED ||
          error == ETIMEDOUT;
@@ -61,20 +122,8 @@ TcpTransport::TcpTransport(TcpSettings settings) : settings_(std::move(settings)
   const Deadline deadline = Deadline::after(settings_.connect_timeout);
   const std::string endpoint = name().substr(4);  // "host:port" without "tcp:"
 
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  hints.ai_protocol = IPPROTO_TCP;
-  addrinfo* raw_list = nullptr;
-  const std::string service = std::to_string(settings_.port);
-  const int resolved = ::getaddrinfo(settings_.host.c_str(), service.c_str(), &hints, &raw_list);
-  const AddrinfoList addresses(raw_list);
-  if (resolved != 0) {
-    const std::string reason =
-        resolved == EAI_SYSTEM ? errno_text(errno) : ::gai_strerror(resolved);
-    throw PortNotFound({name(), "connect", std::nullopt},
-                       fmt::format("cannot resolve host '{}': {}", settings_.host, reason));
-  }
+  const AddrinfoList addresses = resolve(settings_.host, std::to_string(settings_.port), deadline,
+                                         {name(), "connect", settings_.connect_timeout});
 
   // Try every address the name resolves to (e.g. "localhost" gives ::1 then 127.0.0.1)
   // within the one connect deadline; report the last failure if none connects.

@@ -17,8 +17,9 @@ struct TcpSettings {
 
 class TcpTransport final : public Transport {
  public:
-  /// Connects within settings.connect_timeout. Throws PortNotFound (host does not resolve),
-  /// TransportError (refused: names host:port), DeviceTimeout (no answer to SYN in time).
+  /// Resolves and connects within settings.connect_timeout (the host-name lookup included).
+  /// Throws PortNotFound (host does not resolve), TransportError (refused: names host:port),
+  /// DeviceTimeout (no DNS answer or no answer to SYN in time).
   explicit TcpTransport(TcpSettings settings);
   ~TcpTransport() override;  ///< closes the socket
 
