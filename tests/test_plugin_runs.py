@@ -11,7 +11,11 @@ import pytest
 
 from hilbench import verify_journal
 
-from hilbench_testing import run_pytest
+from hilbench.bench import embedded_profile_dir
+
+from hilbench_testing import requirement_statuses, run_pytest
+
+EM1 = embedded_profile_dir() / "em1-meter.toml"
 
 LAB_TESTS = '''
 import pytest
@@ -114,3 +118,33 @@ def test_hostile_strings_from_a_device_are_escaped_in_every_report(tmp_path):
         html = report.read_text()
         assert "<script>" not in html and "<img src=x" not in html, report.name
     assert "&lt;script&gt;" in (evidence / "reports" / "report-EU.html").read_text()
+
+
+def test_tests_that_do_not_apply_to_the_bench_are_reported_not_applicable(tmp_path):
+    """A TCP-only bench: the serial-line test (needs modbus-rtu) and the every-interface test
+    do not apply; the journal and reports say so, with the reason, and nothing passes
+    for them."""
+    (tmp_path / "bench.toml").write_text(textwrap.dedent('''
+        schema = 1
+        name = "tcp only"
+        [[devices]]
+        profile = "PROFILE"
+        [devices.emulator]
+        serial = false
+    ''').replace("PROFILE", str(EM1)))
+    evidence = tmp_path / "evidence"
+    result = run_pytest(["suites", "--bench", str(tmp_path / "bench.toml"), "--evidence-dir",
+                         str(evidence)])
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    finished = {r["data"]["nodeid"].split("::")[-1]: r["data"] for r in records(evidence)
+                if r["type"] == "test_finished"}
+    crc = finished["test_frame_with_bad_crc_is_discarded"]
+    assert crc["outcome"] == "not_applicable"
+    assert "does not offer modbus-rtu" in crc["message"] and "modbus-tcp" in crc["message"]
+    assert finished["test_registers_identical_over_every_interface"]["outcome"] == "not_applicable"
+    assert finished["test_device_identification_matches_declared[rtu]"]["outcome"] == "not_applicable"
+    assert finished["test_device_identification_matches_declared[tcp]"]["outcome"] == "passed"
+    statuses = requirement_statuses(json.loads((evidence / "reports" / "report-EU.json").read_text()))
+    assert statuses["MODBUS-SL-CRC"] == "not applicable"
+    assert statuses["HB-IOP-01"] == "not applicable"
+    assert statuses["EN18031-GEC-6"] == "passed"

@@ -13,12 +13,14 @@ from .evidence import Record, Run, TestResult
 from .requirement_catalog import Catalog, Requirement
 
 REPORT_FORMAT = {"name": "hilbench-market-report", "version": 1}
-STATUSES = ("passed", "failed", "inconclusive", "not tested")
-OUTCOMES = ("passed", "failed", "error", "skipped", "unfinished")
+STATUSES = ("passed", "failed", "inconclusive", "not applicable", "not tested")
+OUTCOMES = ("passed", "failed", "error", "not_applicable", "skipped", "unfinished")
 STATUS_LEGEND = {
-    "passed": "every linked test passed (tests skipped as not applicable are listed beside it)",
+    "passed": "every linked test passed (tests that did not apply are listed beside it)",
     "failed": "at least one linked test failed or errored",
     "inconclusive": "linked tests ran but gave no verdict (all skipped, or the run was cut short)",
+    "not applicable": "every linked test found that the requirement does not apply to this "
+                      "device or bench, and says why",
     "not tested": "no test of this run produces evidence for the requirement",
 }
 FRAME_FIELDS = EXCHANGE_FRAMES
@@ -41,7 +43,9 @@ def requirement_status(outcomes: list[str]) -> str:
         return "not tested"
     if any(o in ("failed", "error") for o in outcomes):
         return "failed"
-    if "passed" in outcomes and all(o in ("passed", "skipped") for o in outcomes):
+    if all(o == "not_applicable" for o in outcomes):
+        return "not applicable"
+    if "passed" in outcomes and all(o in ("passed", "skipped", "not_applicable") for o in outcomes):
         return "passed"
     return "inconclusive"
 
@@ -122,8 +126,11 @@ def requirement_entry(requirement: Requirement, run: Run) -> dict[str, Any]:
     entry["status"] = requirement_status([t.outcome for t in tests])
     entry["tests"] = [_test_view(t) for t in tests]
     skipped = sum(1 for t in tests if t.outcome == "skipped")
-    entry["status_note"] = (f"{skipped} of {len(tests)} linked tests skipped"
-                            if skipped and entry["status"] == "passed" else "")
+    not_applicable = sum(1 for t in tests if t.outcome == "not_applicable")
+    notes = [f"{count} of {len(tests)} linked tests {what}"
+             for count, what in ((skipped, "skipped"), (not_applicable, "not applicable"))
+             if count and entry["status"] == "passed"]
+    entry["status_note"] = "; ".join(notes)
     seqs = sorted({s for t in tests for s in _test_seqs(t)})
     entry["evidence"] = [{"seq": s, "hash": run.by_seq[s].hash, "type": run.by_seq[s].type}
                          for s in seqs]

@@ -12,7 +12,7 @@ import pytest
 from hilbench._core import canonical_json, sha256_hex
 from hilbench_reports import ReportError, SchemaError, build_reports, load_catalog
 
-from report_runs import HOSTILE, NODE, RunWriter, standard_run
+from report_runs import HOSTILE, INPUT_VALIDATION, NODE, RunWriter, standard_run
 
 ESCAPED = "&lt;script&gt;alert(1)&lt;/script&gt;"
 
@@ -279,3 +279,28 @@ def test_schema_1_journal_still_verifies_and_reports_its_exchanges(tmp_path: Pat
     assert {r["id"]: r["status"] for r in eu["requirements"]}["EN18031-GEC-6"] == "passed"
     html = (directory / "reports" / "report-EU.html").read_text(encoding="utf-8")
     assert "device_error" in html and "&#34;framing&#34;: &#34;tcp&#34;" in html
+
+
+def test_not_applicable_is_a_status_of_its_own(tmp_path: Path) -> None:
+    """A requirement whose every linked test did not apply is "not applicable" (not
+    "inconclusive", the status of a run cut short); beside a pass it is noted."""
+    directory = tmp_path / "na"
+    writer = RunWriter(directory)
+    writer.start()
+    writer.test("test_crc", ("MODBUS-SL-CRC", *INPUT_VALIDATION), "not_applicable",
+                message="not applicable: em1 does not offer modbus-rtu on this bench",
+                exchange=False)
+    writer.test("test_exception_02[tcp]", ("MODBUS-APP-7-02", *INPUT_VALIDATION), "passed")
+    writer.test("test_same_data", ("HB-IOP-01",), "skipped", message="lab ran out of time",
+                exchange=False)
+    writer.finish()
+    build_reports(directory)
+    eu = report(directory / "reports", "EU")
+    by_id = {r["id"]: r for r in eu["requirements"]}
+    assert by_id["MODBUS-SL-CRC"]["status"] == "not applicable"
+    assert by_id["EN18031-GEC-6"]["status"] == "passed"
+    assert by_id["EN18031-GEC-6"]["status_note"] == "1 of 2 linked tests not applicable"
+    assert by_id["HB-IOP-01"]["status"] == "inconclusive"  # a plain skip gives no verdict
+    assert eu["summary"]["status"]["not applicable"] >= 1
+    html = (directory / "reports" / "report-EU.html").read_text(encoding="utf-8")
+    assert "does not offer modbus-rtu" in html and "status-not_applicable" in html

@@ -125,9 +125,8 @@ def test_illegal_quantity_answers_exception_03(meter, interface, evidence):
 
 
 @pytest.mark.requirement("MODBUS-SL-CRC", *INPUT_VALIDATION)
+@pytest.mark.needs("modbus-rtu")
 def test_frame_with_bad_crc_is_discarded(meter, evidence, request):
-    if "rtu" not in meter.interfaces:
-        pytest.skip(f"not applicable: {meter.name} has no rtu interface on this bench")
     transport = meter.transport("rtu")
     t35 = meter.client("rtu").frame_silence  # the line's t3.5, as the client keeps it
     first = meter.profile.registers_in("holding")[0]

@@ -63,6 +63,12 @@ class Driver(abc.ABC):
             "endpoints": self.endpoints(),
         }
 
+    def capabilities(self) -> set[str]:
+        """What this device offers on this bench, as tests name it in
+        `@pytest.mark.needs(...)` (e.g. "modbus-rtu"): the driver's protocols over the
+        resources the bench connects."""
+        return set()
+
     @classmethod
     def provides(cls, protocol: type) -> bool:
         """True if the driver declares `protocol` or a protocol derived from it. (Declared,

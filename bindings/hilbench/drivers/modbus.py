@@ -32,6 +32,10 @@ class ModbusDriver(Driver):
     def interfaces(self) -> list[str]:
         return [FRAMING_BY_RESOURCE[kind] for kind in FRAMING_BY_RESOURCE if kind in self.resources]
 
+    def capabilities(self) -> set[str]:
+        """"modbus" and "modbus-<interface>" for each interface the bench connects."""
+        return {"modbus", *(f"modbus-{interface}" for interface in self.interfaces)}
+
     def transport(self, interface: str) -> Transport:
         """The transport behind `interface` ("rtu" or "tcp"); opened on first use."""
         if interface not in self._transports:
