@@ -50,6 +50,9 @@ def test_defect_knob_fails_its_test_and_names_its_requirements(tmp_path, knob):
     assert all(statuses[rid] == "passed" for rid in SUITE_REQUIREMENTS - failing), statuses
     # ...and the report says which knob was on, so no one mistakes it for the device's fault.
     assert load_report(evidence, "EU")["duts"][0]["defects"] == [knob]
+    # The identity read at the start of the run shows the knob that changes it.
+    identity = load_report(evidence, "EU")["duts"][0]["reported_identity"]
+    assert identity["differs"] == (["revision"] if knob == "device_id_wrong_revision" else [])
     assert f"<code>{knob}</code>" in (evidence / "reports" / "report-EU.html").read_text()
 
 

@@ -148,3 +148,34 @@ def test_tests_that_do_not_apply_to_the_bench_are_reported_not_applicable(tmp_pa
     assert statuses["MODBUS-SL-CRC"] == "not applicable"
     assert statuses["HB-IOP-01"] == "not applicable"
     assert statuses["EN18031-GEC-6"] == "passed"
+
+
+def test_identity_is_read_at_the_start_and_a_dead_device_does_not_stop_the_run(tmp_path,
+                                                                              silent_server):
+    """The DUT's identity is read when the bench comes up and journaled beside the declared
+    one; a device that does not answer is journaled as such and the tests still run."""
+    (tmp_path / "bench.toml").write_text(textwrap.dedent(f'''
+        schema = 1
+        [[devices]]
+        name = "mute"
+        profile = "{EM1}"
+        [devices.tcp]
+        host = "127.0.0.1"
+        port = {silent_server.port}
+    '''))
+    (tmp_path / "test_lab.py").write_text(textwrap.dedent('''
+        def test_bench_is_up(bench):
+            assert bench.names == ["mute"]
+    '''))
+    evidence = tmp_path / "evidence"
+    result = run_pytest([str(tmp_path / "test_lab.py"), "--bench", str(tmp_path / "bench.toml"),
+                         "--hilbench-timeout", "0.2", "--evidence-dir", str(evidence)],
+                        cwd=tmp_path)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    [identity] = [r["data"] for r in records(evidence) if r["type"] == "dut_identity"]
+    assert identity["dut"] == "mute" and identity["reported"] == {}
+    assert "no answer" in identity["error"] and "deadline 200.000 ms" in identity["error"]
+    exchanges = [r["data"] for r in records(evidence) if r["type"] == "exchange"]
+    assert exchanges and all(e["nodeid"] is None and e["outcome"] == "timeout" for e in exchanges)
+    dut = json.loads((evidence / "reports" / "report-EU.json").read_text())["duts"][0]
+    assert dut["reported_identity"]["error"] == identity["error"]

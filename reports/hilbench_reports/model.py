@@ -28,6 +28,7 @@ KEY_FIELDS = {
     "run_started": ("run_id", "hilbench_version", "markets", "seed", "bench", "catalog_version"),
     "dut": ("name", "kind", "driver", "emulated", "defects", "profile", "profile_sha256",
             "declared_identity", "endpoints"),
+    "dut_identity": ("dut", "declared", "reported", "differs", "error"),
     "test_started": ("nodeid", "requirements", "duts"),
     "exchange": EXCHANGE_KEYS,
     "observation": ("nodeid", "name", "value", "expected", "passed", "detail"),
@@ -88,9 +89,11 @@ def emulated(run: Run) -> bool | None:
 
 def duts(run: Run) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
+    read = {r.data.get("dut"): r for r in run.records if r.type == "dut_identity"}
     for record in run.duts:
         data = record.data
         identity = data.get("declared_identity")
+        reported = read.get(data.get("name"))
         out.append({
             "name": data.get("name"), "kind": data.get("kind"),
             "emulated": bool(data.get("emulated")), "profile": data.get("profile"),
@@ -101,8 +104,21 @@ def duts(run: Run) -> list[dict[str, Any]]:
             "defects": [str(d) for d in data.get("defects") or [] if isinstance(d, str)]
             if isinstance(data.get("defects"), list) else [],
             "seq": record.seq, "hash": record.hash,
+            "reported_identity": _reported_identity(reported),
         })
     return out
+
+
+def _reported_identity(record: Record | None) -> dict[str, Any] | None:
+    """What the device said about itself at the start of the run (None: not read)."""
+    if record is None:
+        return None
+    data = record.data
+    reported = data.get("reported")
+    differs = data.get("differs")
+    return {"values": dict(sorted(reported.items())) if isinstance(reported, dict) else {},
+            "differs": [str(k) for k in differs] if isinstance(differs, list) else [],
+            "error": str(data.get("error") or ""), "seq": record.seq}
 
 
 def test_counts(tests: tuple[TestResult, ...] | list[TestResult]) -> dict[str, int]:
@@ -171,7 +187,8 @@ def market_report(code: str, catalog: Catalog, run: Run,
 def appendix_seqs(run: Run, requirements: list[dict[str, Any]]) -> list[int]:
     """Records shown in the evidence appendix: the run's frame plus everything cited."""
     frame = {r.seq for r in run.records
-             if r.type in ("run_started", "dut", "run_finished", "journal_sealed")}
+             if r.type in ("run_started", "dut", "dut_identity", "run_finished",
+                           "journal_sealed")}
     cited = {e["seq"] for r in requirements for e in r["evidence"]}
     return sorted(frame | cited)
 

@@ -63,6 +63,12 @@ class Driver(abc.ABC):
             "endpoints": self.endpoints(),
         }
 
+    def read_identity(self) -> dict[str, str]:
+        """The identity the device reports about itself (model, serial number, firmware
+        revision, ... keyed like the profile's declared identity), read over the wire. {}:
+        this driver has no way to ask. Raises HarnessError if the device does not answer."""
+        return {}
+
     def capabilities(self) -> set[str]:
         """What this device offers on this bench, as tests name it in
         `@pytest.mark.needs(...)` (e.g. "modbus-rtu"): the driver's protocols over the

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any, ClassVar, Literal
 
 from .._core import ConfigError, ModbusClient, Transport
+from ..profile import IDENTITY_OBJECT_IDS
 from ..protocols import ModbusDevice
 from . import Driver
 
@@ -31,6 +32,22 @@ class ModbusDriver(Driver):
     @property
     def interfaces(self) -> list[str]:
         return [FRAMING_BY_RESOURCE[kind] for kind in FRAMING_BY_RESOURCE if kind in self.resources]
+
+    def read_identity(self) -> dict[str, str]:
+        """Modbus FC 43/14 (Read Device Identification), every category the device's
+        conformity level offers, on the first interface the bench connects."""
+        if not self.interfaces:
+            return {}
+        client = self.client(self.interfaces[0])
+        basic = client.read_device_identification("basic")
+        objects = dict(basic["objects"])
+        level = basic["conformity_level"] & 0x7F
+        more: tuple[Literal["regular", "extended"], ...] = ("regular", "extended")
+        for category in more[:max(0, min(level, 3) - 1)]:
+            objects.update(client.read_device_identification(category)["objects"])
+        names = {object_id: name for name, object_id in IDENTITY_OBJECT_IDS.items()}
+        return {names.get(object_id, f"object_0x{object_id:02X}"): value
+                for object_id, value in sorted(objects.items())}
 
     def capabilities(self) -> set[str]:
         """"modbus" and "modbus-<interface>" for each interface the bench connects."""
