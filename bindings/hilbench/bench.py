@@ -22,11 +22,17 @@ editing this file. Parsing is strict: errors name the file and the key.
     defects = ["illegal_address_returns_data"]
     serial = true
     tcp = true
+    [devices.calibration]                  # reference instruments: every report warns
+    certificate = "DAkkS-12345-2026"       # when a run's date is after `due`
+    due = 2027-03-31                       # a TOML date
+    laboratory = "Cal Lab GmbH"            # optional
+    issued = 2026-03-31                    # optional
 """
 
 from __future__ import annotations
 
 import hashlib
+from datetime import date
 from importlib import resources as package_files
 from pathlib import Path
 from typing import Any
@@ -35,11 +41,11 @@ from ._core import ConfigError
 from .drivers import DRIVERS
 from .profile import known_defects, load_profile
 from .resources import RESOURCE_KINDS, Resource
-from .spec import BenchSpec, DeviceSpec, EmulatorSpec
+from .spec import BenchSpec, Calibration, DeviceSpec, EmulatorSpec
 from .strict_toml import StrictReader, read_toml
 
 BENCH_SCHEMA = 1
-DEVICE_KEYS = {"name", "profile", "driver", "emulated", "emulator"}
+DEVICE_KEYS = {"name", "profile", "driver", "emulated", "emulator", "calibration"}
 
 
 def embedded_profile_dir() -> Path:
@@ -126,8 +132,22 @@ def _device(r: StrictReader, path: Path, item: dict[str, Any], where: str,
                      f"'{unusable[0]}' resource (it binds: {', '.join(driver.binds)})")
     if any(d.name == name for d in earlier):
         raise r.fail(f"{where}.name", f"device name '{name}' used twice")
+    calibration = _calibration(r, item, f"{where}.calibration") if "calibration" in item else None
     return DeviceSpec(name=name, driver=driver_name, profile=profile, emulated=emulated,
-                      resources=resources, emulator=emulator)
+                      resources=resources, emulator=emulator, calibration=calibration)
+
+
+def _calibration(r: StrictReader, item: dict[str, Any], where: str) -> Calibration:
+    table = r.table(item, "calibration", where)
+    r.check_keys(table, {"certificate", "due", "laboratory", "issued"}, where)
+    calibration = Calibration(certificate=r.get(table, "certificate", str, where),
+                              due=r.get(table, "due", date, where),
+                              laboratory=r.get(table, "laboratory", str, where, ""),
+                              issued=r.get(table, "issued", date, where, None))
+    if calibration.issued is not None and calibration.issued > calibration.due:
+        raise r.fail(f"{where}.issued", f"{calibration.issued} is after the due date "
+                     f"{calibration.due}")
+    return calibration
 
 
 def _emulator(r: StrictReader, item: dict[str, Any], where: str, kind: str) -> EmulatorSpec:

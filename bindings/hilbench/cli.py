@@ -8,8 +8,11 @@ import argparse
 import json
 import signal
 import sys
+import tempfile
+from datetime import date
 from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
+from typing import Any
 
 from ._core import HarnessError
 from .registry import GROUPS, Registry, group_entry_points
@@ -42,15 +45,78 @@ def _emulate(args: argparse.Namespace) -> int:
 
 
 def _bench_check(args: argparse.Namespace) -> int:
+    """Parses the bench file; then (unless --offline) brings the bench up, opens every
+    device, reads its identity and checks reference calibrations. Exit 1 if anything is
+    wrong: a device that does not answer, an identity other than declared, a calibration
+    due before today."""
     from .bench import load_bench
+    from .emulation import reexec_under_preload
 
     spec = load_bench(args.file)
-    print(f"bench '{spec.name}' ({spec.source}, sha256 {spec.sha256})")
-    for device in spec.devices:
-        ways = [f"{kind} {r.describe()['address']}" for kind, r in device.resources.items()]
-        print(f"  {device.name}: driver {device.driver}, profile {device.profile.path}, "
-              f"{'emulated' if device.emulated else 'real'}, via {', '.join(ways) or 'emulator'}")
-    return 0
+    if args.offline:
+        print(f"bench '{spec.name}' ({spec.source}, sha256 {spec.sha256})")
+        for device in spec.devices:
+            ways = [f"{kind} {r.describe()['address']}" for kind, r in device.resources.items()]
+            print(f"  {device.name}: driver {device.driver}, profile {device.profile.path}, "
+                  f"{'emulated' if device.emulated else 'real'}, "
+                  f"via {', '.join(ways) or 'emulator'}")
+        return 0
+    if spec.needs_umockdev():
+        reexec_under_preload([sys.executable, "-m", "hilbench.cli", *sys.argv[1:]])
+    rows = _check_devices(spec, args.timeout)
+    if args.json:
+        print(json.dumps({"bench": spec.name, "source": spec.source, "devices": rows},
+                         indent=2, sort_keys=True))
+    else:
+        print(f"bench '{spec.name}' ({spec.source})")
+        header = ("device", "driver", "reachable", "model", "serial", "firmware",
+                  "calibration due", "problems")
+        table = [header] + [tuple(str(row[k]) if row[k] is not None else "-" for k in (
+            "device", "driver", "reachable", "model", "serial", "firmware", "calibration_due"))
+            + ("; ".join(row["problems"]) or "ok",) for row in rows]
+        widths = [max(len(line[i]) for line in table) for i in range(len(header) - 1)]
+        for line in table:
+            print("  " + "  ".join(cell.ljust(w) for cell, w in zip(line, widths)) + "  " + line[-1])
+    return 1 if any(row["problems"] for row in rows) else 0
+
+
+def _check_devices(spec: Any, timeout: float) -> list[dict[str, Any]]:
+    from .live import LiveBench
+
+    today = date.today()
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="hilbench-check-") as logs:
+        live = LiveBench(spec, Path(logs), timeout=timeout)
+        live.start()
+        try:
+            for device in live.devices():
+                problems: list[str] = []
+                reachable = True
+                try:
+                    reported = device.read_identity()
+                except HarnessError as error:
+                    reported, reachable = {}, False
+                    problems.append(f"no answer: {error}")
+                declared = device.profile.identity
+                problems += [f"{key}: reports {reported[key]!r}, declared {declared[key]!r}"
+                             for key in sorted(declared.keys() & reported.keys())
+                             if reported[key] != declared[key]]
+                calibration = device.spec.calibration
+                if calibration is not None and calibration.overdue_on(today):
+                    problems.append(f"calibration {calibration.certificate} was due "
+                                    f"{calibration.due}")
+                rows.append({
+                    "device": device.name, "driver": device.spec.driver,
+                    "endpoints": [e["address"] for e in device.endpoints()],
+                    "reachable": reachable,
+                    "model": reported.get("model") or reported.get("product_name"),
+                    "serial": reported.get("serial_number"),
+                    "firmware": reported.get("revision"),
+                    "calibration_due": calibration.due.isoformat() if calibration else None,
+                    "identity": reported, "problems": problems})
+        finally:
+            live.stop()
+    return rows
 
 
 def _plugins(args: argparse.Namespace) -> int:
@@ -98,8 +164,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     bench = sub.add_parser("bench", help="bench files")
     bench_sub = bench.add_subparsers(dest="bench_command", required=True)
-    check = bench_sub.add_parser("check", help="parse and validate a bench file")
+    check = bench_sub.add_parser("check", help="validate a bench file, open every device, read "
+                                                "its identity, check calibrations")
     check.add_argument("file")
+    check.add_argument("--offline", action="store_true",
+                       help="only parse and validate the file; open nothing")
+    check.add_argument("--json", action="store_true", help="machine-readable output")
+    check.add_argument("--timeout", type=float, default=1.0,
+                       help="per-exchange device timeout in seconds (default 1.0)")
     check.set_defaults(run=_bench_check)
 
     plugins = sub.add_parser("plugins", help="list registered resource kinds, drivers, report "

@@ -54,6 +54,22 @@ def preload_active() -> bool:
     return PRELOAD_NAME in os.environ.get("LD_PRELOAD", "")
 
 
+def reexec_under_preload(argv: Sequence[str]) -> None:
+    """Replaces this process by `argv` run under libumockdev-preload, once: emulated serial
+    ports can be opened only from inside it. Returns (does nothing) if the preload is already
+    active, HILBENCH_NO_REEXEC is set, or the library is missing — then opening an emulated
+    port fails with a message saying what is missing."""
+    library = preload_library()
+    if preload_active() or os.environ.get("HILBENCH_NO_REEXEC") or library is None:
+        return
+    env = dict(os.environ)
+    env["LD_PRELOAD"] = (env.get("LD_PRELOAD", "") + " " + library).strip()
+    env["HILBENCH_NO_REEXEC"] = "1"
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execve(argv[0], list(argv), env)
+
+
 def child_environment() -> dict[str, str]:
     env = dict(os.environ)
     env.pop("UMOCKDEV_DIR", None)

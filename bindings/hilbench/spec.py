@@ -7,6 +7,7 @@ and read by drivers and the live bench. Nothing here opens anything.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Mapping
 
 from .profile import DeviceProfile
@@ -23,6 +24,25 @@ class EmulatorSpec:
 
 
 @dataclass(frozen=True)
+class Calibration:
+    """A reference instrument's calibration, from its certificate (ISO/IEC 17025 §6.4/6.5:
+    measurements are traceable only while the calibration is valid)."""
+
+    certificate: str
+    due: date  # the run's date must not be after it
+    laboratory: str = ""
+    issued: date | None = None
+
+    def overdue_on(self, day: date) -> bool:
+        return day > self.due
+
+    def as_record(self) -> dict[str, str | None]:
+        return {"certificate": self.certificate, "due": self.due.isoformat(),
+                "laboratory": self.laboratory,
+                "issued": self.issued.isoformat() if self.issued else None}
+
+
+@dataclass(frozen=True)
 class DeviceSpec:
     name: str
     driver: str
@@ -30,6 +50,7 @@ class DeviceSpec:
     emulated: bool
     resources: Mapping[str, Resource] = field(default_factory=dict)  # kind -> resource
     emulator: EmulatorSpec | None = None
+    calibration: Calibration | None = None
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ emulator, see profile.py.)"""
 from __future__ import annotations
 
 import tomllib
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +60,10 @@ class StrictReader:
         # bool is an int in Python; never accept it where a number is meant.
         if isinstance(value, bool) and bool not in kinds:
             raise self.fail(f"{where}.{key}" if where else key, f"expected {_names(kinds)}, got bool")
+        # A TOML date-time is a date to Python; where a date is meant, it is not one.
+        if isinstance(value, datetime) and date in kinds and datetime not in kinds:
+            raise self.fail(f"{where}.{key}" if where else key,
+                            f"expected {_names(kinds)}, got a date-time")
         if not isinstance(value, kinds):
             raise self.fail(f"{where}.{key}" if where else key,
                             f"expected {_names(kinds)}, got {type(value).__name__}")
@@ -67,4 +72,5 @@ class StrictReader:
 
 def _names(kinds: tuple[type, ...]) -> str:
     return " or ".join({int: "integer", float: "number", str: "string", bool: "boolean",
-                        list: "array", dict: "table"}.get(k, k.__name__) for k in kinds)
+                        list: "array", dict: "table", date: "date (YYYY-MM-DD)"
+                        }.get(k, k.__name__) for k in kinds)

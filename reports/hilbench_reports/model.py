@@ -105,6 +105,8 @@ def duts(run: Run) -> list[dict[str, Any]]:
             if isinstance(data.get("defects"), list) else [],
             "seq": record.seq, "hash": record.hash,
             "reported_identity": _reported_identity(reported),
+            "calibration": data.get("calibration") if isinstance(data.get("calibration"), dict)
+            else None,
         })
     return out
 
@@ -119,6 +121,24 @@ def _reported_identity(record: Record | None) -> dict[str, Any] | None:
     return {"values": dict(sorted(reported.items())) if isinstance(reported, dict) else {},
             "differs": [str(k) for k in differs] if isinstance(differs, list) else [],
             "error": str(data.get("error") or ""), "seq": record.seq}
+
+
+def calibration_warnings(run: Run) -> list[dict[str, Any]]:
+    """Reference instruments whose calibration was due before the run started: their
+    readings are not traceable (ISO/IEC 17025 §6.4, §6.5), which every report must say."""
+    if not run.records:
+        return []
+    run_day = run.records[0].wall[:10]  # ISO 8601: a string comparison is a date comparison
+    warnings = []
+    for record in run.duts:
+        calibration = record.data.get("calibration")
+        if not isinstance(calibration, dict) or not isinstance(calibration.get("due"), str):
+            continue
+        if calibration["due"] < run_day:
+            warnings.append({"dut": record.data.get("name"), "seq": record.seq,
+                             "certificate": calibration.get("certificate"),
+                             "due": calibration["due"], "run_date": run_day})
+    return warnings
 
 
 def test_counts(tests: tuple[TestResult, ...] | list[TestResult]) -> dict[str, int]:
@@ -172,6 +192,7 @@ def market_report(code: str, catalog: Catalog, run: Run,
         "emulated": emulated(run),
         "run": run_header(run, catalog),
         "duts": duts(run),
+        "calibration_warnings": calibration_warnings(run),
         "catalog": {"id": catalog.id, "version": catalog.version},
         "summary": {
             "requirements": len(requirements),

@@ -304,3 +304,27 @@ def test_not_applicable_is_a_status_of_its_own(tmp_path: Path) -> None:
     assert eu["summary"]["status"]["not applicable"] >= 1
     html = (directory / "reports" / "report-EU.html").read_text(encoding="utf-8")
     assert "does not offer modbus-rtu" in html and "status-not_applicable" in html
+
+
+def test_an_overdue_reference_calibration_warns_in_every_report(tmp_path: Path) -> None:
+    directory = tmp_path / "cal"
+    writer = RunWriter(directory)
+    writer.start()
+    writer.append("dut", {"name": "ref-dmm", "kind": "dmm", "emulated": False,
+                          "declared_identity": {}, "endpoints": [],
+                          "calibration": {"certificate": f"CAL-{HOSTILE}", "due": "2000-01-31",
+                                          "laboratory": "", "issued": None}})
+    writer.append("dut", {"name": "ref-source", "kind": "source", "emulated": False,
+                          "declared_identity": {}, "endpoints": [],
+                          "calibration": {"certificate": "OK-1", "due": "2999-01-01"}})
+    writer.finish()
+    build_reports(directory)
+    out = directory / "reports"
+    [warning] = report(out, "EU")["calibration_warnings"]
+    assert warning["dut"] == "ref-dmm" and warning["due"] == "2000-01-31"
+    assert json.loads((out / "summary.json").read_text())["calibration_warnings"] == [warning]
+    for page in ("index.html", "report-EU.html", "report-US.html"):
+        html = (out / page).read_text(encoding="utf-8")
+        assert "CALIBRATION OVERDUE" in html and "ref-dmm" in html, page
+        assert HOSTILE not in html  # the certificate text is escaped
+    assert "ref-source" not in (out / "index.html").read_text(encoding="utf-8")

@@ -61,6 +61,8 @@ class Driver(abc.ABC):
             "profile_sha256": profile.sha256,
             "declared_identity": dict(profile.identity),
             "endpoints": self.endpoints(),
+            "calibration": (self.spec.calibration.as_record()
+                            if self.spec.calibration is not None else None),
         }
 
     def read_identity(self) -> dict[str, str]:
