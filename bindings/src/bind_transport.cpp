@@ -107,8 +107,7 @@ void bind_transport(py::module_& m) {
             const Nanoseconds quiet = seconds_to_ns(silence, "silence");
             return PyBytes{t.read_until_silence(quiet, max_bytes, deadline_in(timeout))};
           },
-          py::arg("silence"), py::arg("max_bytes") = 4096, py::arg("timeout") = 1.0,
-          release_gil())
+          py::arg("silence"), py::arg("max_bytes") = 4096, py::arg("timeout") = 1.0, release_gil())
       .def(
           "drain_until_quiet",
           [](Transport& t, double quiet, double timeout) {

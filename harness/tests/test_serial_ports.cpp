@@ -1,8 +1,8 @@
 // Serial port discovery through libserialport's port list, against USB-serial adapters a
 // umockdev testbed presents (real libserialport enumeration over a faked sysfs).
 #define BOOST_TEST_MODULE serial_ports
-#include <cstdlib>
 #include <boost/test/unit_test.hpp>
+#include <cstdlib>
 #include <memory>
 #include <optional>
 #include <string>
@@ -77,8 +77,7 @@ BOOST_AUTO_TEST_CASE(a_port_is_found_by_adapter_serial_number) {
 }
 
 BOOST_AUTO_TEST_CASE(a_port_is_found_by_vid_pid_when_that_is_unique) {
-  BOOST_TEST(find_serial_port(by("", 0x10C4, 0xEA60)) ==
-             "/dev/ttyUSB2");
+  BOOST_TEST(find_serial_port(by("", 0x10C4, 0xEA60)) == "/dev/ttyUSB2");
   BOOST_TEST(find_serial_port(by("FT-A", 0x0403, 0x6001)) == "/dev/ttyUSB0");
 }
 

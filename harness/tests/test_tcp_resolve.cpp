@@ -34,9 +34,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-void write_text(const fs::path& path, const std::string& text) {
-  std::ofstream(path) << text;
-}
+void write_text(const fs::path& path, const std::string& text) { std::ofstream(path) << text; }
 
 void bind_over(const fs::path& source, const char* target) {
   if (::mount(source.c_str(), target, nullptr, MS_BIND, nullptr) != 0) {
@@ -98,8 +96,8 @@ BOOST_AUTO_TEST_CASE(a_lookup_that_never_answers_times_out_within_the_connect_de
     BOOST_FAIL("connected to a host no DNS server answered for");
   } catch (const DeviceTimeout& error) {
     const auto took = std::chrono::steady_clock::now() - started;
-    BOOST_TEST_MESSAGE("gave up after " << std::chrono::duration<double>(took).count() << " s: "
-                                        << error.what());
+    BOOST_TEST_MESSAGE("gave up after " << std::chrono::duration<double>(took).count()
+                                        << " s: " << error.what());
     // resolv.conf would hold getaddrinfo for 2 x 5 s; the deadline is 300 ms.
     BOOST_TEST((took >= 300ms));
     BOOST_TEST((took < 1s));

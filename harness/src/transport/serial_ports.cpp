@@ -14,7 +14,9 @@ struct PortListFree {
   void operator()(sp_port** list) const noexcept { sp_free_port_list(list); }
 };
 
-std::string text(const char* value) { return value != nullptr ? std::string(value) : std::string(); }
+std::string text(const char* value) {
+  return value != nullptr ? std::string(value) : std::string();
+}
 
 SerialPortInfo describe_port(sp_port* port) {
   SerialPortInfo info;
@@ -71,8 +73,7 @@ std::string seen(const std::vector<SerialPortInfo>& ports) {
 std::vector<SerialPortInfo> list_serial_ports() {
   sp_port** raw = nullptr;
   if (sp_list_ports(&raw) != SP_OK) {
-    throw TransportError({"serial", "list_ports", std::nullopt},
-                         "cannot enumerate serial ports");
+    throw TransportError({"serial", "list_ports", std::nullopt}, "cannot enumerate serial ports");
   }
   const std::unique_ptr<sp_port*, PortListFree> list(raw);
   std::vector<SerialPortInfo> ports;

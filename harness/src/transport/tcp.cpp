@@ -92,8 +92,8 @@ AddrinfoList resolve(const std::string& host, const std::string& service, Deadli
   std::future<void> finished = lookup->done.get_future();
   std::thread([lookup] {
     addrinfo* list = nullptr;
-    lookup->status = ::getaddrinfo(lookup->host.c_str(), lookup->service.c_str(),
-                                   &lookup->hints, &list);
+    lookup->status =
+        ::getaddrinfo(lookup->host.c_str(), lookup->service.c_str(), &lookup->hints, &list);
     lookup->saved_errno = errno;
     lookup->addresses.reset(list);
     lookup->done.set_value();
