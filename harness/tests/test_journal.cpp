@@ -248,6 +248,21 @@ BOOST_AUTO_TEST_CASE(bad_appends_are_refused_and_leave_the_journal_usable) {
   BOOST_TEST(verify_journal(path).ok);
 }
 
+BOOST_AUTO_TEST_CASE(the_writer_refuses_what_the_verifier_would_refuse) {
+  TempDir dir;
+  Journal journal(dir / "journal.jsonl");
+  json deep = json::object();
+  json* level = &deep;
+  for (int i = 0; i < hilbench::evidence::max_nesting_depth; ++i)
+    level = &((*level)["x"] = json::object());
+  BOOST_CHECK_THROW(journal.append("deep", deep), JournalError);
+  const json big = {{"x", std::string(hilbench::evidence::max_record_bytes, 'y')}};
+  BOOST_CHECK_THROW(journal.append("big", big), JournalError);
+  journal.append("fine", {{"x", 1}});  // still usable
+  journal.seal();
+  BOOST_TEST(verify_journal(dir / "journal.jsonl").ok);
+}
+
 BOOST_AUTO_TEST_CASE(reopening_a_journal_of_another_schema_is_refused) {
   TempDir dir;
   const auto path = dir / "journal.jsonl";
@@ -426,6 +441,28 @@ BOOST_AUTO_TEST_CASE(blank_line) {
   lines.insert(lines.begin() + 1, "");
   write_file(path, join_lines(lines));
   check_problem(path, 2, "not valid JSON");
+}
+
+// Found by a hostile journal: a line nested 200,000 deep crashed `hilbench verify` and
+// `hilbench report` (the stack overflowed re-serialising it). Now the line is refused.
+BOOST_AUTO_TEST_CASE(a_record_nested_too_deeply_is_refused_not_a_crash) {
+  TempDir dir;
+  const auto path = dir / "journal.jsonl";
+  const std::size_t depth = 200'000;
+  const std::string nested = std::string(depth, '[') + std::string(depth, ']');
+  write_file(path, "{\"data\":{\"x\":" + nested + "},\"hash\":\"" + std::string(64, '1') +
+                       "\",\"mono_ns\":1,\"prev\":\"" + zeros +
+                       "\",\"schema\":2,\"seq\":0,\"type\":\"x\",\"wall\":\"w\"}\n");
+  check_problem(path, 1, "nested deeper than 64 levels");
+}
+
+BOOST_AUTO_TEST_CASE(a_line_past_the_record_limit_is_refused_without_reading_it_whole) {
+  TempDir dir;
+  const auto path = dir / "journal.jsonl";
+  auto lines = make_sealed(path, 2);
+  lines.insert(lines.begin() + 1, std::string(hilbench::evidence::max_record_bytes + 1, 'x'));
+  write_file(path, join_lines(lines));
+  check_problem(path, 2, "longer than 67108864 bytes");
 }
 
 BOOST_AUTO_TEST_CASE(missing_file_is_an_error) {

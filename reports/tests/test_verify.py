@@ -80,3 +80,23 @@ def test_external_file_is_checked_when_present(tmp_path: Path) -> None:
 def test_missing_journal(tmp_path: Path) -> None:
     result = verify_evidence(tmp_path)
     assert result["ok"] is False and result["journal"]["state"] == "missing"
+
+
+def test_a_journal_nested_deep_enough_to_crash_a_recursive_reader_is_refused(tmp_path):
+    """Found by a hostile journal: a line nested 200,000 deep made `hilbench verify` and
+    `hilbench report` segfault. Both now refuse it with the line and the reason."""
+    import subprocess
+    import sys
+
+    depth = 200_000
+    line = ('{"data":{"x":' + "[" * depth + "]" * depth + '},"hash":"' + "1" * 64 +
+            '","mono_ns":1,"prev":"' + "0" * 64 +
+            '","schema":2,"seq":0,"type":"x","wall":"2026-01-01T00:00:00.000000Z"}\n')
+    (tmp_path / "journal.jsonl").write_text(line)
+    for command in ("verify", "report"):
+        result = subprocess.run([sys.executable, "-m", "hilbench.cli", command, str(tmp_path)],
+                                capture_output=True, text=True, timeout=120)
+        assert result.returncode in (0, 1), (command, result.returncode, result.stderr[-2000:])
+    report = verify_evidence(tmp_path)
+    assert not report["ok"] and report["journal"]["first_bad_line"] == 1
+    assert "nested deeper than 64 levels" in report["journal"]["problem"]

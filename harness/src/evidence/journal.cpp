@@ -6,6 +6,7 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <chrono>
@@ -13,6 +14,8 @@
 #include <fstream>
 #include <memory>
 #include <system_error>
+#include <utility>
+#include <vector>
 
 #include "hilbench/clock.hpp"
 #include "hilbench/errors.hpp"
@@ -97,6 +100,37 @@ bool is_lower_hex64(const nlohmann::json& value) {
   return true;
 }
 
+/// Thrown out of the parser callback to stop parsing a record nested too deeply.
+struct TooDeep {};
+
+/// Parses one line with its nesting bounded (serialising it again recurses once per level,
+/// so an unbounded depth would overflow the stack). Discarded json on invalid JSON; throws
+/// TooDeep.
+nlohmann::json parse_bounded(const std::string& line) {
+  return nlohmann::json::parse(
+      line,
+      [](int depth, nlohmann::json::parse_event_t, nlohmann::json&) {
+        if (depth > max_nesting_depth) throw TooDeep{};
+        return true;
+      },
+      /*allow_exceptions=*/false);
+}
+
+enum class LineRead : std::uint8_t { line, torn, too_long, end };
+
+/// std::getline with a bound: a line longer than max_record_bytes is not read into memory.
+LineRead read_line(std::istream& in, std::string& line) {
+  line.clear();
+  std::streambuf* buffer = in.rdbuf();
+  while (true) {
+    const int c = buffer->sbumpc();
+    if (c == std::char_traits<char>::eof()) return line.empty() ? LineRead::end : LineRead::torn;
+    if (c == '\n') return LineRead::line;
+    if (line.size() == max_record_bytes) return LineRead::too_long;
+    line.push_back(static_cast<char>(c));
+  }
+}
+
 /// Checks the envelope of one parsed record; returns what is wrong, or "" if nothing.
 std::string envelope_problem(const nlohmann::json& record) {
   if (!record.is_object()) return "record is not a JSON object";
@@ -140,20 +174,32 @@ Walk walk_journal(const std::filesystem::path& path, bool require_seal) {
 
   std::string line;
   std::uint64_t line_no = 0;
-  while (std::getline(in, line)) {
+  for (LineRead read = read_line(in, line); read != LineRead::end; read = read_line(in, line)) {
     ++line_no;
-    const bool terminated = !in.eof();
     if (report.sealed) {
       problem_at(line_no, "record after the journal_sealed record");
       return walk;
     }
-    if (!terminated) {
+    if (read == LineRead::too_long) {
+      problem_at(line_no, fmt::format("line longer than {} bytes (the journal's record limit)",
+                                      max_record_bytes));
+      return walk;
+    }
+    if (read == LineRead::torn) {
       problem_at(line_no, fmt::format("torn last line ({} bytes without a newline): the "
                                       "writer was interrupted mid-record",
                                       line.size()));
       return walk;
     }
-    nlohmann::json record = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+    nlohmann::json record;
+    try {
+      record = parse_bounded(line);
+    } catch (const TooDeep&) {
+      problem_at(line_no, fmt::format("record nested deeper than {} levels (the journal's "
+                                      "limit)",
+                                      max_nesting_depth));
+      return walk;
+    }
     if (record.is_discarded()) {
       problem_at(line_no, "line is not valid JSON");
       return walk;
@@ -225,6 +271,21 @@ nlohmann::json envelope(std::string_view type, const nlohmann::json& data) {
   return {{"schema", journal_schema_version}, {"type", std::string(type)}, {"data", data}};
 }
 
+/// Depth of nested arrays/objects (1 for a flat object), without recursion.
+int nesting_depth(const nlohmann::json& value) {
+  int deepest = 0;
+  std::vector<std::pair<const nlohmann::json*, int>> pending{{&value, 1}};
+  while (!pending.empty()) {
+    const auto [node, depth] = pending.back();
+    pending.pop_back();
+    if (!node->is_structured()) continue;
+    deepest = std::max(deepest, depth);
+    if (depth > max_nesting_depth) break;  // deep enough to refuse
+    for (const auto& child : *node) pending.emplace_back(&child, depth + 1);
+  }
+  return deepest;
+}
+
 struct ChainedLine {
   std::string hash;
   std::string text;  ///< canonical JSON of the full record plus "\n"
@@ -243,6 +304,11 @@ ChainedLine chain(nlohmann::json record, std::uint64_t seq, const std::string& p
     line.hash = record_hash(prev, canonical_json(record));
     record["hash"] = line.hash;
     line.text = canonical_json(record);
+    if (line.text.size() > max_record_bytes) {
+      fail(path, operation,
+           fmt::format("record of {} bytes exceeds the journal's limit of {}", line.text.size(),
+                       max_record_bytes));
+    }
     line.text.push_back('\n');
     return line;
   } catch (const nlohmann::json::exception& e) {
@@ -349,6 +415,8 @@ Journal::Appended Journal::append(std::string_view type, const nlohmann::json& d
   if (type.empty()) fail(path_, operation, "record type is empty");
   if (type == seal_type) fail(path_, operation, "\"journal_sealed\" is written by seal() only");
   if (!data.is_object()) fail(path_, operation, "data is not a JSON object");
+  if (nesting_depth(data) > max_nesting_depth - 1)  // the envelope adds one level
+    fail(path_, operation, fmt::format("data nested deeper than {} levels", max_nesting_depth - 1));
   nlohmann::json record = envelope(type, data);
 
   std::lock_guard lock(mutex_);
