@@ -145,3 +145,32 @@ def test_embedded_bench_is_emulated_and_needs_umockdev():
     bench = embedded_bench()
     assert bench.emulated and bench.needs_umockdev() and bench.devices[0].profile.path == EM1
     assert (ROOT / "devices" / "profiles" / "em1-meter.toml").read_text() == EM1.read_text()
+
+
+# Found by feeding hostile bench files: a NUL byte was accepted (and cut a port name short in
+# C), a document nested 5000 deep ended in a RecursionError traceback, and a 50 MB bench
+# name was copied into every record and report. Each is now a ConfigError naming the key.
+@pytest.mark.parametrize("body, words", [
+    ('schema = 1\n[[devices]]\nprofile = \'P\'\n[devices.serial]\nport = "/dev/tty\\u0000S0"\n',
+     "devices[0].serial.port: value contains the control character U+0000"),
+    ('schema = 1\nname = "lab\\u001b[2J"\n', "name: value contains the control character U+001B"),
+    ("schema = 1\nx = " + "[" * 5000 + "]" * 5000 + "\n", "nested too deeply"),
+    ("schema = 1\nx = " + "[" * 40 + "]" * 40 + "\n", "nested deeper than 16 levels"),
+    ("schema = 1\nname = '" + "A" * 129 + "'\n", "name: value of 129 characters is longer than "
+                                                 "the limit of 128"),
+    ("schema = 1\n[[devices]]\nprofile = 'P'\n[devices.tcp]\nhost = '" + "h" * 5000 + "'\nport = 1\n",
+     "devices[0].tcp.host: value of 5000 characters"),
+    ("schema = 1\nname = '" + "A" * (2 << 20) + "'\n", "larger than 1048576 bytes"),
+])
+def test_hostile_bench_files_are_refused_by_key(tmp_path, body, words):
+    path = write(tmp_path, body.replace("'P'", f"'{EM1}'"))
+    with pytest.raises(ConfigError) as raised:
+        load_bench(path)
+    assert str(path) in str(raised.value) and words in str(raised.value)
+
+
+def test_pytest_with_a_hostile_bench_file_stops_without_a_traceback(tmp_path):
+    path = write(tmp_path, "schema = 1\nx = " + "[" * 5000 + "]" * 5000 + "\n")
+    result = run_pytest(["suites", "--bench", str(path), "--evidence-dir", str(tmp_path / "ev")])
+    assert result.returncode == 4 and "nested too deeply" in result.stderr
+    assert "Traceback" not in result.stderr
