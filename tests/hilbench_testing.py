@@ -91,3 +91,67 @@ def in_preload() -> None:
 def requirement_statuses(report: dict) -> dict[str, str]:
     """Requirement ID -> status ("passed", "failed", "not tested", "inconclusive") of a report."""
     return {r["id"]: r["status"] for r in report["requirements"]}
+
+
+class DroppingProxy:
+    """A loopback TCP relay in front of a device that drops every connection on request, as a
+    rebooting meter or gateway does. A connection to `control_port` drops them all and
+    answers b"dropped" once they are (so a test can wait for the event, not sleep)."""
+
+    def __init__(self, target_port: int) -> None:
+        self.target_port = target_port
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.control = socket.create_server(("127.0.0.1", 0))
+        self.control_port = self.control.getsockname()[1]
+        self.connections: list[socket.socket] = []
+        self.accepted = 0
+        self._lock = threading.Lock()
+        threading.Thread(target=self._accept, daemon=True).start()
+        threading.Thread(target=self._serve_control, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection(("127.0.0.1", self.target_port), timeout=5)
+            with self._lock:
+                self.connections += [client, upstream]
+                self.accepted += 1
+            for source, sink in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pump, args=(source, sink), daemon=True).start()
+
+    @staticmethod
+    def _pump(source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while data := source.recv(4096):
+                sink.sendall(data)
+        except OSError:
+            pass
+
+    def drop(self) -> None:
+        with self._lock:
+            for connection in self.connections:
+                try:  # shutdown first: it acts at once, even while a pump thread is in recv
+                    connection.shutdown(socket.SHUT_RDWR)
+                    connection.close()
+                except OSError:
+                    pass
+            self.connections.clear()
+
+    def _serve_control(self) -> None:
+        while True:
+            try:
+                connection, _ = self.control.accept()
+            except OSError:
+                return
+            self.drop()
+            connection.sendall(b"dropped")
+            connection.close()
+
+    def close(self) -> None:
+        self.listener.close()
+        self.control.close()
+        self.drop()

@@ -8,7 +8,7 @@ from typing import Any, Iterator
 
 import pytest
 
-from hilbench import ConfigError, PortNotFound, Transport, list_serial_ports
+from hilbench import ConfigError, PortNotFound, Transport, TransportError, list_serial_ports
 from hilbench.bench import embedded_profile_dir, load_bench
 from hilbench.emulation import ChildProcess, start_emulator, use_umockdev_dir
 from hilbench.live import LiveBench
@@ -162,3 +162,25 @@ def test_serial_port_naming_errors_name_the_key(tmp_path: Path, table: str, word
     bench.write_text(f"schema = 1\n[[devices]]\nprofile = '{EM1}'\n[devices.serial]\n{table}\n")
     with pytest.raises(ConfigError, match=r"devices\[0\]\.serial.*" + words):
         load_bench(bench)
+
+
+def test_reopening_a_lost_connection_is_bounded_and_journaled(tmp_path: Path,
+                                                             tcp_meter: ChildProcess) -> None:
+    events: list[tuple[str, dict[str, Any]]] = []
+    spec = load_bench(two_meter_bench(tmp_path, tcp_meter.ready["tcp"]["port"]))
+    live = LiveBench(spec, tmp_path / "logs", on_event=lambda kind, data: events.append((kind, data)),
+                     transports=TransportFactory(0.5, reopen_attempts=3, reopen_interval=0.01))
+    live.start()
+    try:
+        meter = live.find(ModbusDevice, "meter-a")
+        assert meter.client("tcp").read_input_registers(0, 1) == [2301]
+        tcp_meter.stop()  # the device is gone for good
+        live.heal()
+        assert [kind for kind, _ in events] == ["connection_lost"]
+        with pytest.raises(TransportError):
+            meter.client("tcp")
+        kind, data = events[-1]
+        assert kind == "reconnect_failed" and data["attempts"] == 3
+        assert "refused" in data["error"]
+    finally:
+        live.stop()

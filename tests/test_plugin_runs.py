@@ -179,3 +179,66 @@ def test_identity_is_read_at_the_start_and_a_dead_device_does_not_stop_the_run(t
     assert exchanges and all(e["nodeid"] is None and e["outcome"] == "timeout" for e in exchanges)
     dut = json.loads((evidence / "reports" / "report-EU.json").read_text())["duts"][0]
     assert dut["reported_identity"]["error"] == identity["error"]
+
+
+RECONNECT_TESTS = '''
+import socket
+
+def drop_connections():
+    with socket.create_connection(("127.0.0.1", {control})) as control:
+        assert control.recv(16) == b"dropped"  # the proxy has dropped every connection
+
+def test_a_the_device_reboots_mid_test(dut):
+    client = dut.client("tcp")
+    assert client.read_input_registers(0, 1) == [2301]
+    drop_connections()
+    client.read_input_registers(0, 1)  # the connection is gone: this test fails
+
+def test_b_the_next_test_runs_on_a_reopened_connection(dut):
+    assert dut.client("tcp").read_input_registers(0, 1) == [2301]
+
+def test_c_and_so_does_the_one_after_a_drop_between_tests(dut):
+    drop_connections()
+
+def test_d_reconnected_again(dut):
+    assert dut.client("tcp").read_input_registers(0, 1) == [2301]
+'''
+
+
+def test_a_dropped_tcp_connection_is_reopened_for_the_next_test_and_journaled(tmp_path):
+    """Found as: a device that dropped its TCP connection once (a meter rebooting) made every
+    later test of it fail with "broken pipe"; the transport was never reopened."""
+    from hilbench.emulation import start_emulator
+    from hilbench_testing import DroppingProxy
+
+    emulator = start_emulator(EM1, serial=False, log_path=tmp_path / "emulator.log")
+    proxy = DroppingProxy(emulator.ready["tcp"]["port"])
+    try:
+        (tmp_path / "bench.toml").write_text(textwrap.dedent(f'''
+            schema = 1
+            [[devices]]
+            profile = "{EM1}"
+            [devices.tcp]
+            host = "127.0.0.1"
+            port = {proxy.port}
+        '''))
+        (tmp_path / "test_lab.py").write_text(RECONNECT_TESTS.replace("{control}",
+                                                                      str(proxy.control_port)))
+        evidence = tmp_path / "evidence"
+        result = run_pytest([str(tmp_path / "test_lab.py"), "-rA", "--bench",
+                             str(tmp_path / "bench.toml"), "--evidence-dir", str(evidence)],
+                            cwd=tmp_path)
+    finally:
+        proxy.close()
+        emulator.stop()
+    outcomes = {r["data"]["nodeid"].split("::")[-1]: r["data"]["outcome"]
+                for r in records(evidence) if r["type"] == "test_finished"}
+    assert outcomes == {"test_a_the_device_reboots_mid_test": "failed",
+                        "test_b_the_next_test_runs_on_a_reopened_connection": "passed",
+                        "test_c_and_so_does_the_one_after_a_drop_between_tests": "passed",
+                        "test_d_reconnected_again": "passed"}, result.stdout[-3000:]
+    assert proxy.accepted == 3  # the first connection and two reconnections
+    events = [(r["type"], r["data"]) for r in records(evidence)
+              if r["type"] in ("connection_lost", "reconnected")]
+    assert [kind for kind, _ in events] == ["connection_lost", "reconnected"] * 2
+    assert events[1][1]["attempts"] == 1 and events[1][1]["resource"]["kind"] == "tcp"

@@ -35,8 +35,9 @@ class LiveBench:
         self.spec = spec
         self.log_dir = log_dir
         self.timeout = timeout
-        self.transports = transports or TransportFactory(connect_timeout=timeout)
         self._on_event: Callable[[str, dict[str, Any]], object] = on_event or (lambda kind, data: None)
+        self.transports = transports or TransportFactory(connect_timeout=timeout)
+        self.transports.on_event = self._on_event  # losses and reconnections are journaled
         self._slots: dict[str, _Slot] = {}
 
     def start(self) -> None:
@@ -110,6 +111,12 @@ class LiveBench:
         self._on_event("emulator_restarted", {"dut": name, "previous_exit_status": exit_status,
                                               "restarts": fresh.restarts})
         return True
+
+    def heal(self) -> None:
+        """Before a test: every device drops transports whose connection was lost, so their
+        next exchange reconnects (journaled through the factory)."""
+        for slot in self._slots.values():
+            slot.driver.heal()
 
     def stop(self) -> None:
         for slot in self._slots.values():

@@ -130,6 +130,10 @@ void bind_transport(py::module_& m) {
             return ns_to_seconds(line->character_time());
           },
           "Seconds per character on the serial line at its current settings, or None.")
+      .def_property_readonly(
+          "connection_lost", &Transport::connection_lost,
+          "True once the connection is known gone (an I/O error, or the peer closed or hung "
+          "up): open a new transport. Non-blocking.")
       .def(
           "start_capture",
           [](Transport& t) {

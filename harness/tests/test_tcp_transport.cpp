@@ -255,3 +255,35 @@ BOOST_AUTO_TEST_CASE(read_until_silence_and_delimiter_work_over_tcp) {
   transport.write(bytes_of("!"), Deadline::after(1s));
   peer.join();
 }
+
+// Reconnection needs to know a connection is gone, before or after an exchange noticed it.
+BOOST_AUTO_TEST_CASE(connection_lost_is_seen_without_io_and_after_a_failed_read) {
+  LoopbackListener listener;
+  PeerThread peer(listener, [](hilbench::UniqueFd& connection) {
+    hilbench::test::send_all(connection.get(), bytes_of("x"));  // unread data, then close
+    connection.reset();
+  });
+  TcpTransport transport(loopback(listener.port()));
+  peer.join();
+  // The peer's data is still unread: the connection is not yet known lost by a peek...
+  BOOST_TEST(text_of(transport.read_exact(1, Deadline::after(2s))) == "x");
+  // ...and once it is consumed, the pending EOF shows without any read.
+  BOOST_TEST(transport.connection_lost());
+  BOOST_CHECK_THROW(transport.read_exact(1, Deadline::after(1s)), hilbench::ConnectionClosed);
+  BOOST_TEST(transport.connection_lost());  // and stays lost
+}
+
+BOOST_AUTO_TEST_CASE(a_live_connection_is_not_lost) {
+  LoopbackListener listener;
+  PeerThread peer(listener, [](hilbench::UniqueFd& connection) {
+    const Bytes got = hilbench::test::receive_exact(connection.get(), 1);  // until we close
+    (void)got;
+  });
+  {
+    TcpTransport transport(loopback(listener.port()));
+    BOOST_TEST(!transport.connection_lost());
+    transport.write(bytes_of("q"), Deadline::after(1s));
+    BOOST_TEST(!transport.connection_lost());
+  }
+  peer.join();
+}

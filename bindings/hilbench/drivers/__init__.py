@@ -15,6 +15,7 @@ from __future__ import annotations
 import abc
 from typing import Any, ClassVar, Mapping
 
+from .._core import ConfigError, Transport
 from ..profile import DeviceProfile
 from ..registry import Registry
 from ..resources import Resource
@@ -43,6 +44,7 @@ class Driver(abc.ABC):
         self.transports = transports
         self.timeout = timeout  # seconds, per transaction
         self._retired_exchanges: list[dict[str, Any]] = []
+        self._transports: dict[str, Transport] = {}  # resource kind -> open transport
 
     # ---- what the device is and how it is reached ---------------------------------------
     def endpoints(self) -> list[dict[str, Any]]:
@@ -83,6 +85,33 @@ class Driver(abc.ABC):
         not structural: issubclass() does not work on protocols with data members.)"""
         return any(protocol in declared.__mro__ for declared in cls.implements)
 
+    # ---- transports -------------------------------------------------------------------------
+    def open_transport(self, kind: str) -> Transport:
+        """The transport on this device's `kind` resource, opened (through the bench's
+        factory) on first use and kept until it is lost or the driver closes."""
+        if kind not in self._transports:
+            if kind not in self.resources:
+                raise ConfigError(f"{self.name}: no '{kind}' resource on this bench "
+                                  f"(it has: {', '.join(self.resources) or 'none'})")
+            self._transports[kind] = self.transports.open(self.resources[kind])
+        return self._transports[kind]
+
+    def heal(self) -> list[str]:
+        """Drops every transport whose connection is lost, so the next exchange reconnects
+        (the factory journals both). Returns the resource kinds dropped."""
+        dropped = []
+        for kind, transport in list(self._transports.items()):
+            if transport.connection_lost:
+                self._retired_exchanges.extend(self._forget(kind))
+                del self._transports[kind]
+                self.transports.lost(self.resources[kind], transport, self.name)
+                dropped.append(kind)
+        return dropped
+
+    @abc.abstractmethod
+    def _forget(self, kind: str) -> list[dict[str, Any]]:
+        """Drops the protocol clients on the `kind` transport; returns their exchanges."""
+
     # ---- evidence -------------------------------------------------------------------------
     @abc.abstractmethod
     def _drain_exchanges(self) -> list[dict[str, Any]]:
@@ -100,11 +129,10 @@ class Driver(abc.ABC):
 
     def close(self) -> None:
         """Closes every transport; exchanges recorded so far stay available."""
+        for kind in list(self._transports):
+            self._retired_exchanges.extend(self._forget(kind))
         self._retired_exchanges.extend(self._drain_exchanges())
-        self._close_transports()
-
-    @abc.abstractmethod
-    def _close_transports(self) -> None: ...
+        self._transports.clear()  # the C++ destructors close ports and sockets
 
 
 def _is_driver(item: object) -> bool:

@@ -21,12 +21,10 @@ class ModbusDriver(Driver):
     binds: ClassVar[tuple[str, ...]] = tuple(FRAMING_BY_RESOURCE)
     implements: ClassVar[tuple[type, ...]] = (ModbusDevice,)
 
-    _transports: dict[str, Transport]
-    _clients: dict[str, ModbusClient]
+    _clients: dict[str, ModbusClient]  # interface -> client
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._transports = {}
         self._clients = {}
 
     @property
@@ -55,9 +53,7 @@ class ModbusDriver(Driver):
 
     def transport(self, interface: str) -> Transport:
         """The transport behind `interface` ("rtu" or "tcp"); opened on first use."""
-        if interface not in self._transports:
-            self._transports[interface] = self.transports.open(self._resource(interface))
-        return self._transports[interface]
+        return self.open_transport(self._resource_kind(interface))
 
     def client(self, interface: str) -> ModbusClient:
         """The Modbus client on `interface` ("rtu" or "tcp"); opened on first use."""
@@ -67,7 +63,7 @@ class ModbusDriver(Driver):
                                                     unit=self.profile.unit, timeout=self.timeout)
         return self._clients[interface]
 
-    def _resource(self, interface: str) -> Any:
+    def _resource_kind(self, interface: str) -> str:
         kinds = [k for k, framing in FRAMING_BY_RESOURCE.items() if framing == interface]
         if not kinds:
             raise ConfigError(f"{self.name}: unknown interface '{interface}' "
@@ -75,11 +71,11 @@ class ModbusDriver(Driver):
         if kinds[0] not in self.resources:
             raise ConfigError(f"{self.name}: has no {interface} interface on this bench "
                               f"(it has: {', '.join(self.interfaces) or 'none'})")
-        return self.resources[kinds[0]]
+        return kinds[0]
 
     def _drain_exchanges(self) -> list[dict[str, Any]]:
         return [e for client in self._clients.values() for e in client.take_exchanges()]
 
-    def _close_transports(self) -> None:
-        self._clients.clear()
-        self._transports.clear()  # the C++ destructors close ports and sockets
+    def _forget(self, kind: str) -> list[dict[str, Any]]:
+        client = self._clients.pop(FRAMING_BY_RESOURCE[kind], None)
+        return client.take_exchanges() if client is not None else []

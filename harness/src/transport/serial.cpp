@@ -346,6 +346,11 @@ void SerialTransport::do_discard_input() {
     throw_failure(name(), "discard_input", result, std::nullopt);
 }
 
+bool SerialTransport::peer_gone() {
+  return wait_for(port_->fd, 0, Deadline::after(Nanoseconds::zero()), name(), "check") ==
+         Readiness::hung_up;
+}
+
 ModemLines SerialTransport::modem_lines() {
   throw_if_hung_up(port_->fd, name(), "modem_lines");
   ModemLines lines;

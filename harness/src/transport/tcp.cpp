@@ -193,6 +193,13 @@ std::string TcpTransport::name() const {
   return fmt::format("tcp:{}:{}", settings_.host, settings_.port);
 }
 
+bool TcpTransport::peer_gone() {
+  std::uint8_t byte = 0;
+  const ssize_t peeked = ::recv(socket_.get(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  if (peeked == 0) return true;  // orderly shutdown by the peer
+  return peeked < 0 && is_connection_loss(errno);
+}
+
 std::size_t TcpTransport::do_read(std::span<std::uint8_t> buf, Deadline deadline) {
   if (buf.empty()) return 0;
   while (true) {

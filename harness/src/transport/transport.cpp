@@ -9,15 +9,32 @@
 
 namespace hilbench {
 
+bool Transport::connection_lost() {
+  if (!lost_ && peer_gone()) lost_ = true;
+  return lost_;
+}
+
 std::size_t Transport::read_some(std::span<std::uint8_t> buf, Deadline deadline) {
-  const std::size_t n = do_read(buf, deadline);
+  std::size_t n = 0;
+  try {
+    n = do_read(buf, deadline);
+  } catch (const TransportError&) {
+    lost_ = true;
+    throw;
+  }
   if (n > 0 && sink_)
     sink_(Chunk{Direction::rx, monotonic_ns(), Bytes(buf.begin(), buf.begin() + n)});
   return n;
 }
 
 std::size_t Transport::write_some(std::span<const std::uint8_t> bytes, Deadline deadline) {
-  const std::size_t n = do_write(bytes, deadline);
+  std::size_t n = 0;
+  try {
+    n = do_write(bytes, deadline);
+  } catch (const TransportError&) {
+    lost_ = true;
+    throw;
+  }
   if (n > 0 && sink_) {
     sink_(Chunk{Direction::tx, monotonic_ns(),
                 Bytes(bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(n))});

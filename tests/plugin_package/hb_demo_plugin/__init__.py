@@ -65,7 +65,7 @@ class EnergyMeterDriver(Driver):
     def read_energy(self) -> float:
         gateway = self.resources["gateway"]
         if self._client is None:
-            self._client = ModbusClient(self.transports.open(gateway), framing="tcp",
+            self._client = ModbusClient(self.open_transport("gateway"), framing="tcp",
                                         unit=gateway.unit, timeout=self.timeout)
         register = next(r for r in self.profile.registers if r.name == self.energy_register())
         words = self._client.read_input_registers(register.address, register.words)
@@ -75,8 +75,10 @@ class EnergyMeterDriver(Driver):
     def _drain_exchanges(self) -> list[dict[str, Any]]:
         return self._client.take_exchanges() if self._client is not None else []
 
-    def _close_transports(self) -> None:
+    def _forget(self, kind: str) -> list[dict[str, Any]]:
+        exchanges = self._drain_exchanges()
         self._client = None
+        return exchanges
 
 
 class CsvVerdicts(ReportWriter):

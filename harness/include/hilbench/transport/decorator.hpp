@@ -37,6 +37,7 @@ class TransportDecorator : public Transport {
   std::size_t do_read(std::span<std::uint8_t> buf, Deadline deadline) override;
   std::size_t do_write(std::span<const std::uint8_t> bytes, Deadline deadline) override;
   void do_discard_input() override;
+  bool peer_gone() override { return inner_->connection_lost(); }
 
  private:
   std::shared_ptr<Transport> inner_;

@@ -48,6 +48,7 @@ class SerialTransport final : public Transport, public SerialLine {
   std::size_t do_read(std::span<std::uint8_t> buf, Deadline deadline) override;
   std::size_t do_write(std::span<const std::uint8_t> bytes, Deadline deadline) override;
   void do_discard_input() override;
+  bool peer_gone() override;  ///< the port hung up (adapter unplugged, emulator gone)
 
  private:
   struct Port;  // RAII owner of the sp_port handle

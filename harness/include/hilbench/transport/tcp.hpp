@@ -30,6 +30,7 @@ class TcpTransport final : public Transport {
   std::size_t do_read(std::span<std::uint8_t> buf, Deadline deadline) override;
   std::size_t do_write(std::span<const std::uint8_t> bytes, Deadline deadline) override;
   void do_discard_input() override;
+  bool peer_gone() override;  ///< EOF or reset pending on the socket (a peek, no wait)
 
  private:
   TcpSettings settings_;

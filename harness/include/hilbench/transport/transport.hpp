@@ -97,6 +97,12 @@ class Transport {
   /// valid as long as it is. Decorators answer with the wrapped transport's line.
   virtual SerialLine* serial_line() noexcept { return nullptr; }
 
+  /// True once the connection is known to be gone: an I/O call raised TransportError
+  /// (ConnectionClosed included), or a non-blocking check finds the peer gone (a TCP peer
+  /// that closed, a serial port that hung up) before any call noticed. A lost transport
+  /// stays lost: open a new one (the Python TransportFactory does, and journals it).
+  bool connection_lost();
+
  protected:
   Transport() = default;
   /// Implementation of read_some, without the capture: reads at most buf.size() bytes;
@@ -107,9 +113,12 @@ class Transport {
   /// (0 if the deadline passed). Throws on failure.
   virtual std::size_t do_write(std::span<const std::uint8_t> bytes, Deadline deadline) = 0;
   virtual void do_discard_input() = 0;
+  /// Non-blocking: has the peer gone away? Default: no way to tell without I/O.
+  virtual bool peer_gone() { return false; }
 
  private:
   ChunkSink sink_;
+  bool lost_ = false;
 };
 
 }  // namespace hilbench
