@@ -32,7 +32,17 @@ def verify_evidence(evidence_dir: Path) -> dict[str, Any]:
         return {"ok": False, "journal": {"path": JOURNAL_NAME, "state": "missing", "ok": False,
                                          "problem": f"no {JOURNAL_NAME} in the evidence directory"},
                 "files": [], "warnings": []}
-    return integrity(directory, read_run(directory))
+    run = read_run(directory)
+    return {**integrity(directory, run), "last_record": last_record(run),
+            "interrupted_tests": [t.nodeid for t in run.tests if t.outcome == "unfinished"]}
+
+
+def last_record(run: Run) -> dict[str, Any] | None:
+    """The last record that verifies: where a killed run stopped."""
+    if not run.records:
+        return None
+    record = run.records[-1]
+    return {"seq": record.seq, "type": record.type, "wall": record.wall, "hash": record.hash}
 
 
 def integrity(directory: Path, run: Run, check_external: bool = True) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from hilbench_reports import verify_evidence
 
-from report_runs import RunWriter, standard_run
+from report_runs import NODE, RunWriter, standard_run
 
 
 def test_intact_evidence_verifies(evidence_dir: Path) -> None:
@@ -100,3 +100,17 @@ def test_a_journal_nested_deep_enough_to_crash_a_recursive_reader_is_refused(tmp
     report = verify_evidence(tmp_path)
     assert not report["ok"] and report["journal"]["first_bad_line"] == 1
     assert "nested deeper than 64 levels" in report["journal"]["problem"]
+
+
+def test_verify_names_the_last_record_and_the_test_that_was_running(tmp_path: Path) -> None:
+    """Found as: after a kill, `verify` said how many records survived but not which test
+    was running; only `hilbench report` said so."""
+    writer = RunWriter(tmp_path / "e")
+    writer.start()
+    writer.test("test_done", ("HB-IOP-01",), "passed")
+    writer.test("test_cut_short", ("HB-IOP-01",), None)  # started, never finished
+    writer.journal.close()
+    result = verify_evidence(tmp_path / "e")
+    assert result["journal"]["state"] == "unsealed"
+    assert result["last_record"]["type"] == "observation"
+    assert result["interrupted_tests"] == [NODE + "test_cut_short"]
