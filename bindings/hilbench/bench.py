@@ -100,7 +100,10 @@ def _device(r: StrictReader, path: Path, item: dict[str, Any], where: str,
     profile_path = Path(r.get(item, "profile", str, where))
     if not profile_path.is_absolute():
         profile_path = path.parent / profile_path
-    profile = load_profile(profile_path)
+    try:
+        profile = load_profile(profile_path)
+    except ConfigError as error:  # names the profile; say which bench entry pointed at it
+        raise r.fail(f"{where}.profile", str(error)) from None
     name = r.get(item, "name", str, where, profile.name)
     driver_name = r.get(item, "driver", str, where, "modbus")
     emulated = r.get(item, "emulated", bool, where, False)

@@ -89,18 +89,22 @@ def emulated(run: Run) -> bool | None:
 
 def duts(run: Run) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
-    read = {r.data.get("dut"): r for r in run.records if r.type == "dut_identity"}
+    # A journal is untrusted input: only string names link records.
+    read = {r.data["dut"]: r for r in run.records
+            if r.type == "dut_identity" and isinstance(r.data.get("dut"), str)}
     for record in run.duts:
         data = record.data
         identity = data.get("declared_identity")
-        reported = read.get(data.get("name"))
+        name = data.get("name")
+        reported = read.get(name) if isinstance(name, str) else None
         out.append({
             "name": data.get("name"), "kind": data.get("kind"),
             "emulated": bool(data.get("emulated")), "profile": data.get("profile"),
             "profile_sha256": data.get("profile_sha256"),
             "declared_identity": (dict(sorted(identity.items()))
                                   if isinstance(identity, dict) else {}),
-            "endpoints": data.get("endpoints") if isinstance(data.get("endpoints"), list) else [],
+            "endpoints": [e for e in data.get("endpoints") or [] if isinstance(e, dict)]
+            if isinstance(data.get("endpoints"), list) else [],
             "defects": [str(d) for d in data.get("defects") or [] if isinstance(d, str)]
             if isinstance(data.get("defects"), list) else [],
             "seq": record.seq, "hash": record.hash,
