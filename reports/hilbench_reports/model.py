@@ -82,8 +82,8 @@ def emulated(run: Run) -> bool | None:
     """True if the bench or any DUT is emulated; None if the journal does not say."""
     if run.run_started is None:
         return None
-    bench = run.run_started.data.get("bench") or {}
-    flags = [bool(bench.get("emulated"))] + [bool(d.data.get("emulated")) for d in run.duts]
+    bench = run.run_started.data.get("bench")
+    flags = [bool(bench.get("emulated")) if isinstance(bench, dict) else False] + [bool(d.data.get("emulated")) for d in run.duts]
     return any(flags)
 
 
