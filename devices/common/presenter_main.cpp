@@ -103,17 +103,20 @@ struct Timed {
 
 /// Schedules `bytes` onto a direction of the line: byte k of a burst finishes one character
 /// after byte k-1, and never before the previous burst finished. Released in groups of about
-/// 1 ms of wire time (honest timing at a bounded wake-up rate). Unpaced: due at once.
+/// 1 ms of wire time (honest timing at a bounded wake-up rate), or as one group when
+/// `whole_burst`. Unpaced: due at once.
 void schedule(std::deque<Timed>& queue, Clock::time_point& line_free, const Bytes& bytes,
-              const Framing& framing, bool paced) {
+              const Framing& framing, bool paced, bool whole_burst = false) {
   const auto now = Clock::now();
   if (!paced) {
     queue.push_back({now, bytes, framing});
     return;
   }
   const auto character = framing.character_time();
-  const std::size_t group = static_cast<std::size_t>(
-      std::max<std::int64_t>(1, std::chrono::nanoseconds(std::chrono::milliseconds(1)) / character));
+  const std::size_t group =
+      whole_burst ? bytes.size()
+                  : static_cast<std::size_t>(std::max<std::int64_t>(
+                        1, std::chrono::nanoseconds(std::chrono::milliseconds(1)) / character));
   auto at = std::max(now, line_free);
   for (std::size_t start = 0; start < bytes.size(); start += group) {
     const std::size_t end = std::min(bytes.size(), start + group);
@@ -236,9 +239,13 @@ class PortRelay {
         log_(fmt::format("{}: reading the pty failed: {}", port_.tty_name(), error.message()));
         return;
       }
+      // A burst the harness wrote at once reaches the device whole, when its last character
+      // has crossed the wire: the device frames by silence (Modbus t3.5), and presenter
+      // wake-up jitter under load must not open gaps inside a request that the real line
+      // would not have. Gaps the harness makes itself (separate writes) are kept.
       const Framing host = Framing::of(port_.host_line());
       schedule(to_device_, to_device_free_, Bytes(host_buffer_.begin(), host_buffer_.begin() + n),
-               host, paced_);
+               host, paced_, /*whole_burst=*/true);
       arm(to_device_timer_, to_device_, [this] { release_to_device(); });
       read_host();
     });

@@ -67,7 +67,8 @@ class TestDevice {
   }
 
   void send(char type, const std::string& payload) {
-    std::string packet = type + payload;
+    std::string packet(1, type);
+    packet.append(payload);
     BOOST_REQUIRE_EQUAL(::send(fd_.get(), packet.data(), packet.size(), MSG_NOSIGNAL),
                         static_cast<ssize_t>(packet.size()));
   }
