@@ -8,14 +8,19 @@ function(hilbench_add_boost_test source)
   target_compile_options(${name} PRIVATE ${HILBENCH_WARNINGS})
   target_compile_definitions(${name} PRIVATE BOOST_TEST_DYN_LINK
     HILBENCH_SOURCE_DIR="${PROJECT_SOURCE_DIR}"
-    HILBENCH_EMULATOR_PATH="$<TARGET_FILE:hilbench-emulator>")
+    HILBENCH_EMULATOR_PATH="$<TARGET_FILE:hilbench-emulator>"
+    HILBENCH_PRESENTER_PATH="$<TARGET_FILE:hilbench-presenter>")
   target_link_libraries(${name} PRIVATE ${ARGN} Boost::unit_test_framework)
   # Process tests launch the emulator and the port presenter: build them with every test.
-  add_dependencies(${name} hilbench-emulator hilbench-present-port)
+  add_dependencies(${name} hilbench-emulator hilbench-present-port hilbench-presenter
+    hilbench-termios-shim)
   add_test(NAME ${name} COMMAND ${name} --log_level=test_suite)
   set_tests_properties(${name} PROPERTIES TIMEOUT 120)
   if(name MATCHES "serial|umockdev")
-    set_tests_properties(${name} PROPERTIES ENVIRONMENT "LD_PRELOAD=${UMOCKDEV_PRELOAD}")
+    # The harness side of an emulated UART: umockdev's preload plus the termios shim, which
+    # routes glibc's termios calls through ioctl() to the port's handler (7E1/8E1).
+    set_tests_properties(${name} PROPERTIES ENVIRONMENT
+      "LD_PRELOAD=${UMOCKDEV_PRELOAD} $<TARGET_FILE:hilbench-termios-shim>")
   endif()
 endfunction()
 

@@ -94,7 +94,7 @@ def test_python_profile_is_the_emulators_dump(profile):
 
 
 def test_profile_describes_real_serial_settings_with_defaults(tmp_path):
-    text = EM1.read_text().replace('data_bits = 8', 'data_bits = 7').replace('parity = "none"', 'parity = "mark"')
+    text = EM1.read_text().replace('data_bits = 8', 'data_bits = 7').replace('parity = "even"', 'parity = "mark"')
     profile = load_profile(write(tmp_path, text, "7m1.toml"))
     assert (profile.serial.data_bits, profile.serial.parity) == (7, "mark")
     defaults = load_profile(write(tmp_path, EM1.read_text().replace("baud = 19200\n", ""), "d.toml"))
@@ -120,7 +120,7 @@ def test_emulator_refuses_to_present_what_a_pty_cannot_carry(tmp_path):
 
 
 def test_emulator_refuses_a_bad_profile_with_file_and_key(tmp_path):
-    path = write(tmp_path, EM1.read_text().replace('parity = "none"', 'parity = 3'), "profile.toml")
+    path = write(tmp_path, EM1.read_text().replace('parity = "even"', 'parity = 3'), "profile.toml")
     result = subprocess.run([find_tool("hilbench-emulator"), "--profile", str(path), "--dump-profile"],
                             capture_output=True, text=True, timeout=30)
     assert result.returncode == 2

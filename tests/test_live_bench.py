@@ -8,7 +8,8 @@ from typing import Any, Iterator
 
 import pytest
 
-from hilbench import ConfigError, PortNotFound, Transport, TransportError, list_serial_ports
+from hilbench import (ConfigError, DeviceTimeout, PortNotFound, Transport, TransportError,
+                      list_serial_ports)
 from hilbench.bench import embedded_profile_dir, load_bench
 from hilbench.emulation import ChildProcess, start_emulator, use_umockdev_dir
 from hilbench.live import LiveBench
@@ -184,3 +185,50 @@ def test_reopening_a_lost_connection_is_bounded_and_journaled(tmp_path: Path,
         assert "refused" in data["error"]
     finally:
         live.stop()
+
+
+def test_one_presenter_hosts_every_serial_port_and_an_emulator_kill_disturbs_no_other(
+        tmp_path: Path, in_preload: None) -> None:
+    """Two emulated 8E1 meters on one presenter (one umockdev testbed, ports found by adapter
+    serial): killing one emulator leaves its line silent (a timeout, not a crash), the other
+    meter and the harness carry on, and ensure_alive reattaches a fresh emulator."""
+    bench = tmp_path / "bench.toml"
+    bench.write_text("schema = 1\n" + "".join(f"""
+[[devices]]
+name = "{name}"
+profile = "{EM1}"
+[devices.emulator]
+""" for name in ("meter-a", "meter-b")))
+    events: list[tuple[str, dict[str, Any]]] = []
+    live = LiveBench(load_bench(bench), tmp_path / "logs", timeout=0.5,
+                     on_event=lambda kind, data: events.append((kind, data)))
+    live.start()
+    try:
+        assert live.presenter is not None
+        presenter_pid = live.presenter.pid
+        ports = {p["adapter_serial"]: p for p in live.presenter.ready["ports"]}
+        assert set(ports) == {"HB-meter-a", "HB-meter-b"}
+        a, b = live.device("meter-a"), live.device("meter-b")
+        for device in (a, b):
+            described = device.resources["serial"].describe()
+            assert described["settings"]["parity"] == "even"
+            assert described["settings"]["pacing"] == "paced"
+            assert device.client("rtu").read_input_registers(0, 1) == [2301]
+        assert ports["HB-meter-a"]["device_path"] == a.resources["serial"].port
+
+        emulator_a = live.emulator("meter-a")
+        assert emulator_a is not None
+        emulator_a.kill()
+        with pytest.raises(DeviceTimeout):
+            a.client("rtu").read_input_registers(0, 1)
+        assert b.client("rtu").read_input_registers(0, 1) == [2301]
+        assert live.presenter.alive() and live.presenter.pid == presenter_pid
+
+        assert live.ensure_alive("meter-a")
+        assert live.device("meter-a").client("rtu").read_input_registers(0, 1) == [2301]
+        assert b.client("rtu").read_input_registers(0, 1) == [2301]
+        assert live.presenter.pid == presenter_pid
+    finally:
+        live.stop()
+    kinds = [kind for kind, _ in events]
+    assert kinds.count("presenter_started") == 1 and "emulator_restarted" in kinds

@@ -41,18 +41,20 @@ def silences_before_requests(chunks: list[tuple[str, int, bytes]]) -> list[int]:
 
 def test_modbus_rtu_keeps_t35_through_a_pass_through_decorator(em1_serial):
     serial_ready, profile = em1_serial
-    serial = SerialTransport(serial_ready["device_path"], baud=profile.serial.baud)
+    serial = SerialTransport(serial_ready["device_path"], baud=profile.serial.baud,
+                             parity=profile.serial.parity)
     wrapped = TransportDecorator(serial)
     assert wrapped.name == f"pass({serial.name})"
     assert wrapped.serial_line_settings() == serial.serial_line_settings() == {
-        "baud": 19200, "data_bits": 8, "parity": "none", "stop_bits": 1, "flow_control": "none"}
+        "baud": 19200, "data_bits": 8, "parity": "even", "stop_bits": 1, "flow_control": "none"}
 
-    # t3.5 at the profile's line: 3.5 characters of 1 start + 8 data + 1 stop bits at 19200 baud.
-    character = 10 / profile.serial.baud
-    assert wrapped.character_time == pytest.approx(character, rel=1e-6)
+    # t3.5 at the profile's line: 3.5 characters of 1 start + 8 data + parity + 1 stop bits
+    # at 19200 baud (EM-1 is 8E1).
+    character = 11 / profile.serial.baud
+    assert wrapped.character_time == pytest.approx(character, rel=1e-5)  # whole ns
     t35 = 3.5 * character
     client = ModbusClient(wrapped, framing="rtu", unit=profile.unit, timeout=2.0)
-    assert client.frame_silence == pytest.approx(t35, rel=1e-6)  # found through the decorator
+    assert client.frame_silence == pytest.approx(t35, rel=1e-5)  # through the decorator; whole ns
     assert client.frame_silence > FALLBACK_T35
 
     capture = wrapped.start_capture()

@@ -22,7 +22,7 @@ COMMANDS: Registry[object] = Registry("hilbench.commands", callable, "a function
 
 def _emulate(args: argparse.Namespace) -> int:
     from .bench import embedded_profile_dir
-    from .emulation import PRELOAD_NAME, start_emulator
+    from .emulation import preload_libraries, start_emulator
 
     profile = Path(args.profile) if args.profile else embedded_profile_dir() / "em1-meter.toml"
     child = start_emulator(profile, args.defect, serial=not args.no_serial, tcp=not args.no_tcp)
@@ -31,9 +31,12 @@ def _emulate(args: argparse.Namespace) -> int:
     ready = child.ready
     print(json.dumps(ready, indent=2))
     if ready.get("serial"):
+        preload = " ".join(preload_libraries() or ["libumockdev-preload.so.0",
+                                                   "libhilbench-termios-shim.so"])
         print(f"\nserial: run your program as\n  UMOCKDEV_DIR={ready['serial']['umockdev_dir']} "
-              f"LD_PRELOAD={PRELOAD_NAME} PROGRAM\nand open {ready['serial']['device_path']}",
-              file=sys.stderr)
+              f"LD_PRELOAD='{preload}' PROGRAM\nand open {ready['serial']['device_path']} "
+              f"(adapter serial {ready['serial'].get('adapter_serial')}, "
+              f"{ready['serial'].get('pacing')})", file=sys.stderr)
     print("Ctrl-C stops the emulator.", file=sys.stderr)
     try:
         signal.sigwait({signal.SIGINT, signal.SIGTERM})

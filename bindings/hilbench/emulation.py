@@ -1,10 +1,17 @@
-"""Processes of the emulated bench: hilbench-emulator and hilbench-present-port.
+"""Processes of the emulated bench: hilbench-presenter, hilbench-emulator and
+hilbench-present-port.
 
-Each child is started with a pipe on its stdin and stops when that pipe closes, so no
-emulator outlives the session that started it, even if that session is killed. Children
-announce readiness with one JSON line on stdout; we wait for that event with a deadline
-(never a sleep). Children get an environment without the umockdev preload: they own
-testbeds, they must not live inside one.
+One hilbench-presenter hosts every emulated serial port of a bench (one umockdev testbed,
+one UART model per port); each emulator attaches to its port with --serial-socket, so an
+emulator can die and be restarted while the harness keeps the port open. Each child is
+started with a pipe on its stdin and stops when that pipe closes, so none outlives the
+session that started it, even if that session is killed. Children announce readiness with
+one JSON line on stdout; we wait for that event with a deadline (never a sleep). Children
+get an environment without the preloads: they own testbeds, they must not live inside one.
+
+The harness process reaches emulated ports under two preloads: umockdev's, and the termios
+shim (libhilbench-termios-shim.so, installed next to the executables), which routes glibc's
+termios calls through ioctl() so the port's UART model keeps parity and data bits.
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ from typing import Any, BinaryIO, Sequence
 from ._core import ConfigError, DeviceTimeout, HarnessError
 
 PRELOAD_NAME = "libumockdev-preload.so.0"
+SHIM_NAME = "libhilbench-termios-shim.so"
 _PRELOAD_SEARCH = ("/usr/lib/*/libumockdev-preload.so.0", "/usr/lib/libumockdev-preload.so.0",
                    "/usr/lib64/libumockdev-preload.so.0")
 
@@ -50,20 +58,47 @@ def preload_library() -> str | None:
     return None
 
 
+def shim_library() -> str | None:
+    """The termios shim: $HILBENCH_TERMIOS_SHIM, next to this Python's executables (where pip
+    installs it), or next to hilbench-presenter on PATH."""
+    override = os.environ.get("HILBENCH_TERMIOS_SHIM")
+    if override:
+        return override
+    candidates = [Path(sys.executable).parent / SHIM_NAME]
+    presenter = shutil.which("hilbench-presenter")
+    if presenter:
+        candidates.append(Path(presenter).resolve().parent / SHIM_NAME)
+    for candidate in candidates:
+        if candidate.exists():
+            return str(candidate)
+    return None
+
+
+def preload_libraries() -> list[str] | None:
+    """What the harness process needs in LD_PRELOAD for emulated ports, or None if missing."""
+    umockdev, shim = preload_library(), shim_library()
+    if umockdev is None or shim is None:
+        return None
+    return [umockdev, shim]
+
+
 def preload_active() -> bool:
-    return PRELOAD_NAME in os.environ.get("LD_PRELOAD", "")
+    """True when both the umockdev preload and the termios shim are loaded."""
+    preload = os.environ.get("LD_PRELOAD", "")
+    return PRELOAD_NAME in preload and SHIM_NAME in preload
 
 
 def reexec_under_preload(argv: Sequence[str]) -> None:
-    """Replaces this process by `argv` run under libumockdev-preload, once: emulated serial
-    ports can be opened only from inside it. Returns (does nothing) if the preload is already
-    active, HILBENCH_NO_REEXEC is set, or the library is missing — then opening an emulated
-    port fails with a message saying what is missing."""
-    library = preload_library()
-    if preload_active() or os.environ.get("HILBENCH_NO_REEXEC") or library is None:
+    """Replaces this process by `argv` run under libumockdev-preload and the termios shim,
+    once: emulated serial ports can be opened only from inside them. Returns (does nothing)
+    if they are already active, HILBENCH_NO_REEXEC is set, or a library is missing — then
+    opening an emulated port fails with a message saying what is missing."""
+    libraries = preload_libraries()
+    if preload_active() or os.environ.get("HILBENCH_NO_REEXEC") or libraries is None:
         return
     env = dict(os.environ)
-    env["LD_PRELOAD"] = (env.get("LD_PRELOAD", "") + " " + library).strip()
+    present = env.get("LD_PRELOAD", "").split()
+    env["LD_PRELOAD"] = " ".join(present + [lib for lib in libraries if lib not in present])
     env["HILBENCH_NO_REEXEC"] = "1"
     sys.stdout.flush()
     sys.stderr.flush()
@@ -73,7 +108,8 @@ def reexec_under_preload(argv: Sequence[str]) -> None:
 def child_environment() -> dict[str, str]:
     env = dict(os.environ)
     env.pop("UMOCKDEV_DIR", None)
-    preload = [p for p in env.get("LD_PRELOAD", "").split() if PRELOAD_NAME not in p]
+    preload = [p for p in env.get("LD_PRELOAD", "").split()
+               if PRELOAD_NAME not in p and SHIM_NAME not in p]
     if preload:
         env["LD_PRELOAD"] = " ".join(preload)
     else:
@@ -85,8 +121,9 @@ def use_umockdev_dir(directory: str) -> None:
     """Points this process's umockdev preload at a testbed (read on every call)."""
     if not preload_active():
         raise ConfigError("emulated serial ports need this process to run under "
-                          f"LD_PRELOAD={PRELOAD_NAME} (the hilbench pytest plugin re-executes "
-                          "pytest that way; run other programs with umockdev-wrapper)")
+                          f"LD_PRELOAD='{PRELOAD_NAME} {SHIM_NAME}' (the hilbench pytest plugin "
+                          "re-executes pytest that way; `hilbench emulate` prints the line for "
+                          "other programs)")
     os.environ["UMOCKDEV_DIR"] = directory
 
 
@@ -98,6 +135,8 @@ class ChildProcess:
         self.name = name
         self.log_path = log_path
         self.ready: dict[str, Any] = {}
+        # Children started for this one (a private presenter): stopped after it.
+        self.companions: list[ChildProcess] = []
         self._process: subprocess.Popen[bytes] | None = None
         self._log: BinaryIO | None = None
 
@@ -163,6 +202,13 @@ class ChildProcess:
             self._process.wait()
 
     def stop(self, timeout: float = 5.0) -> int | None:
+        try:
+            return self._stop(timeout)
+        finally:
+            for companion in self.companions:
+                companion.stop(timeout)
+
+    def _stop(self, timeout: float) -> int | None:
         process = self._process
         if process is None:
             return None
@@ -191,16 +237,72 @@ class ChildProcess:
             self._log = None
 
 
+def start_presenter(ports: Sequence[tuple[str, str, str]], paced: bool = True,
+                    log_path: Path | None = None, timeout: float = 10.0) -> ChildProcess:
+    """Starts hilbench-presenter with one emulated USB-serial adapter per (tty, adapter
+    serial, product). Its ready line: {"umockdev_dir", "pacing": "paced"|"unpaced",
+    "ports": [{"tty", "device_path", "adapter_serial", "socket", ...}]} (devices/README.md)."""
+    argv = [find_tool("hilbench-presenter")]
+    for tty, serial, product in ports:
+        argv += ["--port", f"{tty}:{serial}:{product}"]
+    if not paced:
+        argv.append("--unpaced")
+    child = ChildProcess(argv, "hilbench-presenter", log_path)
+    child.start(timeout)
+    return child
+
+
+def adapter_serial(device_name: str) -> str:
+    """The USB serial number the presenter gives a device's adapter: HB-<name>, safe chars."""
+    return "HB-" + "".join(c if c.isalnum() or c in "-_." else "_" for c in device_name)
+
+
+def port_of(presenter: ChildProcess, serial: str) -> dict[str, Any]:
+    """A presenter port by its adapter serial number (as a bench finds hardware)."""
+    for port in presenter.ready.get("ports", []):
+        if port.get("adapter_serial") == serial:
+            return dict(port)
+    raise ConfigError(f"the presenter has no port with adapter serial {serial!r}")
+
+
 def start_emulator(profile: Path, defects: Sequence[str] = (), serial: bool = True, tcp: bool = True,
-                   log_path: Path | None = None, timeout: float = 10.0) -> ChildProcess:
+                   log_path: Path | None = None, timeout: float = 10.0,
+                   presenter: ChildProcess | None = None, port_serial: str | None = None,
+                   paced: bool = True) -> ChildProcess:
+    """Starts hilbench-emulator. Its serial side attaches to the presenter port whose adapter
+    serial is `port_serial`; without a presenter, a private one (one port, `paced`) is started
+    and stopped with the emulator. ready["serial"] then also carries the port as the harness
+    opens it: device_path, umockdev_dir, adapter_serial and the presenter's pacing."""
     argv = [find_tool("hilbench-emulator"), "--profile", str(profile)]
     argv += ["--tcp-host", "127.0.0.1", "--tcp-port", "0"] if tcp else ["--no-tcp"]
-    if not serial:
-        argv.append("--no-serial")
     for defect in defects:
         argv += ["--defect", defect]
+    own_presenter = None
+    port: dict[str, Any] | None = None
+    if not serial:
+        argv.append("--no-serial")
+    else:
+        if presenter is None:
+            port_serial = port_serial or adapter_serial(profile.stem)
+            presenter_log = log_path.with_name(log_path.stem + "-presenter.log") if log_path else None
+            own_presenter = presenter = start_presenter(
+                [("ttyUSB0", port_serial, f"hilbench emulated {profile.stem} port")], paced=paced,
+                log_path=presenter_log, timeout=timeout)
+        port = port_of(presenter, port_serial or presenter.ready["ports"][0]["adapter_serial"])
+        argv += ["--serial-socket", port["socket"]]
     child = ChildProcess(argv, f"hilbench-emulator[{profile.name}]", log_path)
-    child.start(timeout)
+    if own_presenter is not None:
+        child.companions.append(own_presenter)
+    try:
+        child.start(timeout)
+    except BaseException:
+        child.stop()
+        raise
+    if port is not None and isinstance(child.ready.get("serial"), dict):
+        assert presenter is not None
+        child.ready["serial"].update(
+            umockdev_dir=presenter.ready["umockdev_dir"], device_path=port["device_path"],
+            adapter_serial=port["adapter_serial"], pacing=presenter.ready["pacing"])
     return child
 
 

@@ -1,7 +1,11 @@
 """A bench brought to life: emulators started, resources resolved, drivers bound.
 
 Used by the pytest plugin (one LiveBench per session) and by `hilbench emulate`. The live
-bench owns the one TransportFactory its drivers open transports through.
+bench owns the one TransportFactory its drivers open transports through, and the one
+hilbench-presenter that hosts every emulated serial port of the bench (started first, when
+any emulated device has a serial side; each emulator attaches to its port, found by the
+adapter serial number HB-<device name>). The presenter outlives the emulators: a dead
+emulator is restarted (ensure_alive) and reattaches while the other ports stay untouched.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from typing import Any, Callable, TypeVar
 
 from ._core import ConfigError
 from .drivers import DRIVERS, Driver
-from .emulation import ChildProcess, start_emulator
+from .emulation import ChildProcess, adapter_serial, start_emulator, start_presenter
 from .resources import RESOURCE_KINDS, Resource
 from .spec import BenchSpec, DeviceSpec
 from .transports import TransportFactory
@@ -31,8 +35,10 @@ class _Slot:
 class LiveBench:
     def __init__(self, spec: BenchSpec, log_dir: Path, timeout: float = 1.0,
                  on_event: Callable[[str, dict[str, Any]], object] | None = None,
-                 transports: TransportFactory | None = None) -> None:
+                 transports: TransportFactory | None = None, paced: bool = True) -> None:
         self.spec = spec
+        self.paced = paced
+        self.presenter: ChildProcess | None = None
         self.log_dir = log_dir
         self.timeout = timeout
         self._on_event: Callable[[str, dict[str, Any]], object] = on_event or (lambda kind, data: None)
@@ -42,19 +48,38 @@ class LiveBench:
 
     def start(self) -> None:
         try:
+            self._start_presenter()
             for device in self.spec.devices:
                 self._slots[device.name] = self._bring_up(device)
         except BaseException:
             self.stop()
             raise
 
+    def _serial_devices(self) -> list[DeviceSpec]:
+        return [d for d in self.spec.devices
+                if d.emulator is not None and d.emulator.serial and d.profile.has_serial]
+
+    def _start_presenter(self) -> None:
+        devices = self._serial_devices()
+        if not devices:
+            return
+        ports = [(f"ttyUSB{i}", adapter_serial(d.name), f"hilbench emulated {d.name} port")
+                 for i, d in enumerate(devices)]
+        self.presenter = start_presenter(ports, paced=self.paced,
+                                         log_path=self.log_dir / "presenter.log")
+        self._on_event("presenter_started", {"pid": self.presenter.pid,
+                                             "ready": self.presenter.ready})
+
     def _bring_up(self, device: DeviceSpec) -> _Slot:
         emulator = None
         resources = dict(device.resources)
         if device.emulator is not None:
+            serial = device.emulator.serial and device.profile.has_serial
             emulator = start_emulator(device.profile.path, device.emulator.defects,
-                                      serial=device.emulator.serial, tcp=device.emulator.tcp,
-                                      log_path=self.log_dir / f"emulator-{device.name}.log")
+                                      serial=serial, tcp=device.emulator.tcp,
+                                      log_path=self.log_dir / f"emulator-{device.name}.log",
+                                      presenter=self.presenter if serial else None,
+                                      port_serial=adapter_serial(device.name))
             resources = resources_from_ready(device, emulator.ready)
             self._on_event("emulator_started", {"dut": device.name, "pid": emulator.pid,
                                                 "defects": list(device.emulator.defects),
@@ -124,6 +149,9 @@ class LiveBench:
             if slot.emulator is not None:
                 slot.emulator.stop()
         self._slots.clear()
+        if self.presenter is not None:  # last: the harness's ports close before it goes
+            self.presenter.stop()
+            self.presenter = None
 
 
 def resources_from_ready(device: DeviceSpec, ready: dict[str, Any]) -> dict[str, Resource]:

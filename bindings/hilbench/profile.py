@@ -108,6 +108,7 @@ class DeviceProfile:
     registers: tuple[Register, ...]
     bits: tuple[Bit, ...]
     defects: dict[str, bool] = field(default_factory=dict)
+    has_serial: bool = True  # False: the profile declares no serial interface
 
     def registers_in(self, table: str) -> list[Register]:
         return sorted((r for r in self.registers if r.table == table), key=lambda r: r.address)
@@ -213,4 +214,5 @@ def _profile_from_dump(path: Path, sha256: str, dump: dict[str, Any]) -> DeviceP
         registers=registers,
         bits=bits,
         defects=dict(dump["defects"]),
+        has_serial=dump["serial"] is not None,
     )

@@ -78,8 +78,9 @@ class SerialPort(Resource):
     parity: str
     stop_bits: int
     umockdev_dir: str | None = None  # set: the port is presented by a umockdev testbed
-    usb_serial: str | None = None
+    usb_serial: str | None = None  # the USB adapter's serial number (a criterion, or known)
     usb_id: str | None = None  # "VVVV:PPPP", hex
+    pacing: str | None = None  # emulated: "paced" | "unpaced" (the presenter's wire timing)
 
     @classmethod
     def from_bench(cls, reader: StrictReader, table: dict[str, Any], where: str,
@@ -106,12 +107,19 @@ class SerialPort(Resource):
 
     @classmethod
     def from_ready(cls, ready: dict[str, Any], profile: DeviceProfile) -> SerialPort:
+        """`ready` is the emulator's "serial" object completed with its presenter port
+        (hilbench.emulation.start_emulator): device_path, umockdev_dir, adapter_serial,
+        pacing from the presenter's ready line; line settings from the emulator's."""
         p: SerialSettings = profile.serial
+        serial = ready.get("adapter_serial")
+        pacing = ready.get("pacing")
         return cls(port=str(ready["device_path"]), baud=int(ready.get("baud", p.baud)),
                    data_bits=int(ready.get("data_bits", p.data_bits)),
                    parity=str(ready.get("parity", p.parity)),
                    stop_bits=int(ready.get("stop_bits", p.stop_bits)),
-                   umockdev_dir=str(ready["umockdev_dir"]))
+                   umockdev_dir=str(ready["umockdev_dir"]),
+                   usb_serial=str(serial) if serial is not None else None,
+                   pacing=str(pacing) if pacing is not None else None)
 
     def usb_ids(self) -> tuple[int | None, int | None]:
         if self.usb_id is None:
@@ -147,7 +155,8 @@ class SerialPort(Resource):
         return {"kind": self.kind, "address": address,
                 "settings": {"baud": self.baud, "data_bits": self.data_bits,
                              "parity": self.parity, "stop_bits": self.stop_bits,
-                             "umockdev": self.umockdev_dir is not None, **adapter}}
+                             "umockdev": self.umockdev_dir is not None, **adapter,
+                             **({"pacing": self.pacing} if self.pacing else {})}}
 
     def connect(self, timeout: float) -> Transport:
         if self.umockdev_dir:

@@ -5,7 +5,7 @@
 // devices/README.md:
 //
 //   hilbench-emulator --profile FILE [--tcp-host 127.0.0.1] [--tcp-port 0 | --no-tcp]
-//                     [--serial ttyUSB0 | --serial-fd FD | --no-serial]
+//                     [--serial-socket PATH | --serial ttyUSB0 | --serial-fd FD | --no-serial]
 //                     [--defect NAME]... [--dump-profile]
 //   hilbench-emulator --list-defects
 //
@@ -96,8 +96,14 @@ int main(int argc, char** argv) {
                                    "serve the serial side on this inherited fd (e.g. a pty "
                                    "master) instead of presenting a umockdev port")
                         ->check(CLI::NonNegativeNumber);
-  no_serial->excludes(serial)->excludes(serial_fd);
-  serial_fd->excludes(serial);
+  auto* serial_socket =
+      app.add_option("--serial-socket", endpoints.serial_socket,
+                     "attach the serial side to a hilbench-presenter port (its socket path from "
+                     "the presenter's ready line); the presenter owns the UART")
+          ->type_name("PATH");
+  no_serial->excludes(serial)->excludes(serial_fd)->excludes(serial_socket);
+  serial_fd->excludes(serial)->excludes(serial_socket);
+  serial_socket->excludes(serial);
   app.add_option("--defect", options.defects,
                  "switch a defect knob of the profile's kind on (repeatable; see --list-defects)")
       ->type_name("NAME");
@@ -121,7 +127,8 @@ int main(int argc, char** argv) {
     complain("--profile is required (or --list-defects)");
     return exit_code::usage;
   }
-  endpoints.serial_requested = app.count("--serial") > 0 || app.count("--serial-fd") > 0;
+  endpoints.serial_requested = app.count("--serial") > 0 || app.count("--serial-fd") > 0 ||
+                               app.count("--serial-socket") > 0;
 
   std::unique_ptr<EmulatedDevice> device;
   const DeviceKind* kind = nullptr;

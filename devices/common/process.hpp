@@ -7,6 +7,7 @@
 #include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <hilbench/unique_fd.hpp>
 #include <string>
 
 #include "common/serial_line.hpp"
@@ -31,6 +32,7 @@ struct EndpointOptions {
   bool no_tcp = false;
   std::string serial_name = "ttyUSB0";
   int serial_fd = -1;
+  std::string serial_socket;  ///< a hilbench-presenter port socket (uart_link.hpp)
   bool no_serial = false;
   bool serial_requested = false;  ///< --serial or --serial-fd given explicitly
 };
@@ -38,11 +40,12 @@ struct EndpointOptions {
 /// Log lines on stderr, prefixed with the program and device name.
 class Logger {
  public:
+  explicit Logger(std::string prefix = "hilbench-emulator") : prefix_(std::move(prefix)) {}
   void set_device(const std::string& name);
   void operator()(const std::string& message) const;
 
  private:
-  std::string prefix_ = "hilbench-emulator";
+  std::string prefix_;
 };
 
 /// The lifeline: calls on_eof when stdin reaches EOF (the parent went away), without
@@ -62,11 +65,16 @@ class StdinWatch {
 /// Writes the one ready line to stdout and flushes it; false when stdout is gone.
 bool write_ready_line(const nlohmann::ordered_json& ready);
 
-/// The serial side of a device: a umockdev-presented port (--serial) or an inherited fd
-/// (--serial-fd). Owns the testbed, if any: keep it alive while serving.
+/// The serial side of a device: a port of a hilbench-presenter (--serial-socket: the
+/// presenter owns the UART, paces the line and models framing mismatches), a
+/// self-presented umockdev port (--serial: the old one-port-per-emulator path) or an
+/// inherited fd (--serial-fd). Owns the testbed or the socket, if any: keep it alive while
+/// serving.
 struct SerialEndpoint {
   std::unique_ptr<UmockdevBench> bench;
+  hilbench::UniqueFd socket;  ///< the presenter link, if any
   int device_fd = -1;
+  bool presenter_link = false;  ///< device_fd carries uart_link packets, not raw bytes
   nlohmann::ordered_json description;  ///< the ready line's "serial" object
 };
 /// Throws std::runtime_error when the port cannot be presented.

@@ -48,9 +48,11 @@
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 #include <hilbench/unique_fd.hpp>
 #include <mutex>
+#include <optional>
 #include <stdexcept>
 #include <utility>
 
@@ -86,8 +88,49 @@ void make_raw(int fd, const std::string& what) {
     throw std::runtime_error(fmt::format("{}: cannot set raw mode: {}", what, errno_text(errno)));
 }
 
-/// The modem lines of one port. Shared between the port (any thread) and the ioctl
-/// handler (umockdev's worker thread), which may outlive the port by a few calls.
+// The kernel's termios layouts (struct termios / struct termios2 of <asm/termbits.h>, which
+// cannot be included beside glibc's <termios.h>): 36 and 44 bytes on every Linux ABI we run.
+struct KernelTermios {
+  std::uint32_t iflag, oflag, cflag, lflag;
+  std::uint8_t line;
+  std::uint8_t cc[19];
+};
+struct KernelTermios2 {
+  KernelTermios base;
+  std::uint32_t ispeed, ospeed;
+};
+static_assert(sizeof(KernelTermios) == 36 && sizeof(KernelTermios2) == 44);
+
+#ifndef BOTHER
+#define BOTHER 0010000
+#endif
+#ifndef CMSPAR
+#define CMSPAR 010000000000
+#endif
+constexpr unsigned long kTcgets2 = _IOR('T', 0x2A, KernelTermios2);
+constexpr unsigned long kTcsets2 = _IOW('T', 0x2B, KernelTermios2);
+constexpr unsigned long kTcsetsw2 = _IOW('T', 0x2C, KernelTermios2);
+constexpr unsigned long kTcsetsf2 = _IOW('T', 0x2D, KernelTermios2);
+constexpr std::uint32_t kLineBits = CSIZE | PARENB | PARODD | CMSPAR | CSTOPB;
+
+unsigned baud_of_code(std::uint32_t code) {
+  static constexpr std::pair<std::uint32_t, unsigned> table[] = {
+      {B50, 50},         {B75, 75},           {B110, 110},         {B134, 134},
+      {B150, 150},       {B200, 200},         {B300, 300},         {B600, 600},
+      {B1200, 1200},     {B1800, 1800},       {B2400, 2400},       {B4800, 4800},
+      {B9600, 9600},     {B19200, 19200},     {B38400, 38400},     {B57600, 57600},
+      {B115200, 115200}, {B230400, 230400},   {B460800, 460800},   {B500000, 500000},
+      {B576000, 576000}, {B921600, 921600},   {B1000000, 1000000}, {B1152000, 1152000},
+      {B1500000, 1500000}, {B2000000, 2000000}, {B2500000, 2500000}, {B3000000, 3000000},
+      {B3500000, 3500000}, {B4000000, 4000000}};
+  for (const auto& [c, baud] : table)
+    if (c == code) return baud;
+  return 0;
+}
+
+/// The UART state of one port: modem lines, recorded termios line bits, break. Shared
+/// between the port (any thread) and the ioctl handler (umockdev's worker thread), which
+/// may outlive the port by a few calls.
 class LineModel {
  public:
   ModemLineState get() const {
@@ -112,64 +155,213 @@ class LineModel {
 
   /// TIOCMSET/TIOCMBIS/TIOCMBIC: only the host-driven outputs (DTR, RTS) can be changed.
   void apply(unsigned long request, int bits) {
+    {
+      std::lock_guard lock(mutex_);
+      const auto update = [&](bool& line, int mask) {
+        if (request == TIOCMSET)
+          line = (bits & mask) != 0;
+        else if ((bits & mask) != 0)
+          line = request == TIOCMBIS;
+      };
+      update(state_.dtr, TIOCM_DTR);
+      update(state_.rts, TIOCM_RTS);
+    }
+    notify();
+  }
+
+  /// A successful TCSETS*: keep what the pty drops (data bits, parity) and the baud.
+  void record_termios(std::uint32_t cflag, std::optional<std::uint32_t> other_speed) {
+    {
+      std::lock_guard lock(mutex_);
+      recorded_cflag_ = cflag & kLineBits;
+      const std::uint32_t code = cflag & (CBAUD | CBAUDEX);
+      unsigned baud = code == BOTHER && other_speed ? *other_speed : baud_of_code(code);
+      if (baud != 0) line_.baud = baud;
+      switch (cflag & CSIZE) {
+        case CS5: line_.data_bits = 5; break;
+        case CS6: line_.data_bits = 6; break;
+        case CS7: line_.data_bits = 7; break;
+        default: line_.data_bits = 8; break;
+      }
+      if ((cflag & PARENB) == 0)
+        line_.parity = "none";
+      else if ((cflag & CMSPAR) != 0)
+        line_.parity = (cflag & PARODD) != 0 ? "mark" : "space";
+      else
+        line_.parity = (cflag & PARODD) != 0 ? "odd" : "even";
+      line_.stop_bits = (cflag & CSTOPB) != 0 ? 2 : 1;
+    }
+    notify();
+  }
+
+  /// TCGETS*: put the recorded line bits back over what the pty reports.
+  std::uint32_t patch_cflag(std::uint32_t cflag) const {
     std::lock_guard lock(mutex_);
-    const auto update = [&](bool& line, int mask) {
-      if (request == TIOCMSET)
-        line = (bits & mask) != 0;
-      else if ((bits & mask) != 0)
-        line = request == TIOCMBIS;
-    };
-    update(state_.dtr, TIOCM_DTR);
-    update(state_.rts, TIOCM_RTS);
+    if (!recorded_cflag_) return cflag;
+    return (cflag & ~kLineBits) | *recorded_cflag_;
+  }
+
+  void set_break(bool on) {
+    {
+      std::lock_guard lock(mutex_);
+      if (line_.break_on == on) return;
+      line_.break_on = on;
+    }
+    notify();
+  }
+
+  HostLine host_line() const {
+    std::lock_guard lock(mutex_);
+    return line_;
+  }
+
+  void on_change(std::function<void()> callback) {
+    std::lock_guard lock(callback_mutex_);
+    callback_ = std::move(callback);
   }
 
  private:
+  void notify() {
+    std::lock_guard lock(callback_mutex_);
+    if (callback_) callback_();
+  }
+
   mutable std::mutex mutex_;
   ModemLineState state_;
+  HostLine line_;
+  std::optional<std::uint32_t> recorded_cflag_;
+  std::mutex callback_mutex_;  // separate: a callback may read the state
+  std::function<void()> callback_;
 };
 
 bool is_modem_line_request(unsigned long request) {
   return request == TIOCMGET || request == TIOCMSET || request == TIOCMBIS || request == TIOCMBIC;
 }
 
-/// Runs the ioctl on the client's real fd (the pty slave) and hands back its result.
-void pass_through(UMockdevIoctlClient* client) {
+/// Runs the ioctl on the client's real fd (the pty slave); its result, or -1/EIO.
+std::pair<int, int> execute(UMockdevIoctlClient* client) {
   int client_errno = 0;
   GError* raw_error = nullptr;
   const int result = umockdev_ioctl_client_execute(client, &client_errno, &raw_error);
   if (raw_error != nullptr) {
     GErrorPtr error(raw_error);
-    umockdev_ioctl_client_complete(client, -1, EIO);
+    return {-1, EIO};
+  }
+  return {result, result < 0 ? client_errno : 0};
+}
+
+/// Runs the ioctl on the client's real fd (the pty slave) and hands back its result.
+void pass_through(UMockdevIoctlClient* client) {
+  const auto [result, error] = execute(client);
+  umockdev_ioctl_client_complete(client, result, error);
+}
+
+/// The ioctl's pointer argument resolved to `size` bytes of the client's memory, or null.
+GObjectPtr<UMockdevIoctlData> resolve(UMockdevIoctlClient* client, std::size_t size) {
+  GError* raw_error = nullptr;
+  GObjectPtr<UMockdevIoctlData> data(umockdev_ioctl_data_resolve(
+      umockdev_ioctl_client_get_arg(client), 0, size, &raw_error));
+  GErrorPtr error(raw_error);
+  if (!data || data->data_len < static_cast<gint>(size)) return nullptr;
+  return data;
+}
+
+/// TCSETS, TCSETSW, TCSETSF (36 bytes) and their termios2 forms (44 bytes): resolve and
+/// copy the argument first (umockdev 0.17.16 cannot resolve it again after execute), run it
+/// on the pty unchanged, and record the line bits when it succeeded.
+void set_termios(UMockdevIoctlClient* client, LineModel& model, bool termios2) {
+  auto data = resolve(client, termios2 ? sizeof(KernelTermios2) : sizeof(KernelTermios));
+  if (!data) {
+    umockdev_ioctl_client_complete(client, -1, EFAULT);
     return;
   }
-  umockdev_ioctl_client_complete(client, result, result < 0 ? client_errno : 0);
+  KernelTermios2 wanted{};
+  std::memcpy(&wanted, data->data, termios2 ? sizeof(KernelTermios2) : sizeof(KernelTermios));
+  const auto [result, error] = execute(client);
+  if (result == 0)
+    model.record_termios(wanted.base.cflag,
+                         termios2 ? std::optional<std::uint32_t>(wanted.ospeed) : std::nullopt);
+  umockdev_ioctl_client_complete(client, result, error);
+}
+
+/// TCGETS, TCGETS2: run on the pty first, then put the recorded line bits back.
+void get_termios(UMockdevIoctlClient* client, const LineModel& model, bool termios2) {
+  const auto [result, error] = execute(client);
+  if (result == 0) {
+    auto data = resolve(client, termios2 ? sizeof(KernelTermios2) : sizeof(KernelTermios));
+    if (!data) {
+      umockdev_ioctl_client_complete(client, -1, EFAULT);
+      return;
+    }
+    KernelTermios settings{};
+    std::memcpy(&settings, data->data, sizeof settings);
+    settings.cflag = model.patch_cflag(settings.cflag);
+    std::memcpy(data->data, &settings, sizeof settings);
+  }
+  umockdev_ioctl_client_complete(client, result, error);
+}
+
+/// The ioctl's argument as a value (TCSBRK's duration), not a pointer.
+unsigned long argument_value(UMockdevIoctlClient* client) {
+  UMockdevIoctlData* arg = umockdev_ioctl_client_get_arg(client);
+  unsigned long value = 0;
+  if (arg != nullptr && arg->data != nullptr && arg->data_len >= static_cast<gint>(sizeof value))
+    std::memcpy(&value, arg->data, sizeof value);
+  return value;
 }
 
 /// "handle-ioctl" of the port's UMockdevIoctlBase; runs on umockdev's worker thread.
 gboolean handle_ioctl(UMockdevIoctlBase* /*handler*/, UMockdevIoctlClient* client,
                       gpointer user_data) {
-  const auto& model = *static_cast<std::shared_ptr<LineModel>*>(user_data);
+  auto& model = **static_cast<std::shared_ptr<LineModel>*>(user_data);
   const unsigned long request = umockdev_ioctl_client_get_request(client);
+  switch (request) {
+    case TCSETS: case TCSETSW: case TCSETSF:
+      set_termios(client, model, false);
+      return TRUE;
+    case kTcsets2: case kTcsetsw2: case kTcsetsf2:
+      set_termios(client, model, true);
+      return TRUE;
+    case TCGETS:
+      get_termios(client, model, false);
+      return TRUE;
+    case kTcgets2:
+      get_termios(client, model, true);
+      return TRUE;
+    case TIOCSBRK: case TIOCCBRK:
+      // A pty has no break; the model keeps it (a real adapter asserts the line).
+      model.set_break(request == TIOCSBRK);
+      umockdev_ioctl_client_complete(client, 0, 0);
+      return TRUE;
+    case TCSBRK:
+      // Argument 0: a timed break (~0.25 s on a real UART), modelled as on-then-off; any
+      // other value: tcdrain. Both run on the pty too.
+      if (argument_value(client) == 0) {
+        model.set_break(true);
+        model.set_break(false);
+      }
+      pass_through(client);
+      return TRUE;
+    default:
+      break;
+  }
   if (!is_modem_line_request(request)) {
     pass_through(client);
     return TRUE;
   }
   // Every TIOCM* request takes an int* argument.
-  GError* raw_error = nullptr;
-  GObjectPtr<UMockdevIoctlData> bits(umockdev_ioctl_data_resolve(
-      umockdev_ioctl_client_get_arg(client), 0, sizeof(int), &raw_error));
-  GErrorPtr error(raw_error);
-  if (!bits || bits->data_len < static_cast<gint>(sizeof(int))) {
+  auto bits = resolve(client, sizeof(int));
+  if (!bits) {
     umockdev_ioctl_client_complete(client, -1, EFAULT);
     return TRUE;
   }
   if (request == TIOCMGET) {
-    const int value = model->get_bits();
+    const int value = model.get_bits();
     std::memcpy(bits->data, &value, sizeof value);
   } else {
     int value = 0;
     std::memcpy(&value, bits->data, sizeof value);
-    model->apply(request, value);
+    model.apply(request, value);
   }
   umockdev_ioctl_client_complete(client, 0, 0);
   return TRUE;
@@ -328,9 +520,14 @@ class UmockdevPort final : public PresentedPort {
   void set_device_lines(bool cts, bool dsr, bool dcd, bool ri) override {
     lines_->set_device_lines(cts, dsr, dcd, ri);
   }
+  HostLine host_line() const override { return lines_->host_line(); }
+  void on_host_change(std::function<void()> callback) override {
+    lines_->on_change(std::move(callback));
+  }
 
   /// Hangs the line up: the harness's next poll sees POLLHUP, reads fail.
   void hang_up() noexcept {
+    lines_->on_change({});
     slave_keeper_.reset();
     master_.reset();
   }

@@ -8,12 +8,19 @@
 //   ports at device_path(); everyone else sees nothing. One testbed per harness process:
 //   every emulated port of a bench lives in the same UmockdevBench.
 // - Each port's tty node is backed by a pty; the emulator reads and writes the master side
-//   (device_fd()). Modem-line ioctls (TIOCMGET/TIOCMSET/TIOCMBIS/TIOCMBIC), which a pty
-//   lacks, are answered from a per-port ModemLines model by a handler running on
-//   umockdev's worker thread; every other ioctl goes to the pty.
-// - Thread-safety: modem-line accessors may be called from any thread.
+//   (device_fd()). A handler on umockdev's worker thread makes the node a UART model:
+//   modem-line ioctls (TIOCMGET/TIOCMSET/TIOCMBIS/TIOCMBIC), which a pty lacks, are answered
+//   from a per-port ModemLines model; TCSETS*/TCSETS2* are executed on the pty and their
+//   data bits, parity, stop bits and baud recorded, and TCGETS/TCGETS2 answer the recorded
+//   bits back (the pty forces CS8 and no parity); TIOCSBRK/TIOCCBRK/TCSBRK 0 record break.
+//   Every other ioctl goes to the pty. glibc's termios calls bypass ioctl(): a harness only
+//   gets 7E1/8E1 through the handler with the termios shim preloaded beside umockdev's
+//   (devices/common/termios_shim.c).
+// - Thread-safety: every accessor may be called from any thread; the change callback runs on
+//   umockdev's worker thread.
 // - Lifetime: ports must stay alive while the harness uses them; the destructor removes the
 //   testbed (the harness then sees the port vanish: reads fail with a hang-up).
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -33,6 +40,16 @@ struct ModemLineState {
   bool cts = true, dsr = true, dcd = true, ri = false;  // driven by the emulated device
 };
 
+/// The host side's line settings as the harness last set them through termios.
+struct HostLine {
+  unsigned baud = 9600;
+  unsigned data_bits = 8;
+  std::string parity = "none";  ///< none | odd | even | mark | space
+  unsigned stop_bits = 1;
+  bool break_on = false;  ///< the host holds the line in break (TIOCSBRK)
+  bool operator==(const HostLine&) const = default;
+};
+
 class PresentedPort {
  public:
   virtual ~PresentedPort() = default;
@@ -42,6 +59,12 @@ class PresentedPort {
   virtual int device_fd() const = 0;
   virtual ModemLineState modem_lines() const = 0;
   virtual void set_device_lines(bool cts, bool dsr, bool dcd, bool ri) = 0;
+  /// The termios settings and break state the harness last asked for.
+  virtual HostLine host_line() const = 0;
+  /// Called (on umockdev's worker thread) after the host changed its line settings, its
+  /// modem-control outputs or break. Must be thread-safe and quick (e.g. post to a loop).
+  /// Replaces the previous callback; an empty function removes it.
+  virtual void on_host_change(std::function<void()> callback) = 0;
 };
 
 class UmockdevBench {

@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 
 #include <cerrno>
+
+#include "common/uart_link.hpp"
 #include <system_error>
 
 namespace hilbench::emu::meter {
@@ -192,16 +194,18 @@ void TcpEndpoint::accept_next() {
 // ---- RTU --------------------------------------------------------------------------------
 
 RtuEndpoint::RtuEndpoint(asio::io_context& io, ModbusServer& server, int device_fd,
-                         const SerialSettings& serial, LogSink log)
+                         const SerialSettings& serial, LogSink log, bool presenter_link)
     : port_(io, device_fd),
       silence_timer_(io),
       retry_timer_(io),
       pacing_timer_(io),
       server_(server),
       log_(std::move(log)),
-      timing_(rtu_timing(serial)) {
+      timing_(rtu_timing(serial)),
+      presenter_link_(presenter_link) {
   bytes_per_group_ = static_cast<std::size_t>(std::max<std::int64_t>(
       1, std::chrono::nanoseconds{pacing_granularity} / timing_.character_time));
+  if (presenter_link_) bytes_per_group_ = max_rtu_frame;  // the presenter paces
   read_next();
 }
 
@@ -224,6 +228,12 @@ void RtuEndpoint::read_next() {
   port_.async_read_some(asio::buffer(read_buffer_), [this, alive = std::weak_ptr<int>(alive_)](
                                                         std::error_code error, std::size_t count) {
     if (alive.expired() || closed_ || error == asio::error::operation_aborted) return;
+    if (error && presenter_link_) {
+      log_(fmt::format("the presenter closed the serial port ({}); serving no RTU",
+                       is_hangup(error) ? "end of file" : error.message()));
+      closed_ = true;
+      return;
+    }
     if (error) {
       if (!is_hangup(error))
         log_(fmt::format("serial read failed: {}", error.message()));
@@ -238,24 +248,34 @@ void RtuEndpoint::read_next() {
       return;
     }
     hangup_logged_ = false;
-    on_bytes(count);
+    if (!presenter_link_) {
+      on_bytes(read_buffer_.data(), count);
+    } else if (count > 0 && read_buffer_[0] == static_cast<std::uint8_t>(uart_link::data)) {
+      on_bytes(read_buffer_.data() + 1, count - 1);
+    } else if (count > 0 && read_buffer_[0] == static_cast<std::uint8_t>(uart_link::host_line)) {
+      std::string line(read_buffer_.begin() + 1, read_buffer_.begin() + static_cast<std::ptrdiff_t>(count));
+      if (line != host_line_) log_(fmt::format("host line: {}", line));
+      host_line_ = std::move(line);
+    }
     read_next();
   });
 }
 
-void RtuEndpoint::on_bytes(std::size_t count) {
+void RtuEndpoint::on_bytes(const std::uint8_t* bytes, std::size_t count) {
+  if (count == 0) return;
   if (frame_.size() + count > max_rtu_frame)
     frame_overflow_ = true;
   else
-    frame_.insert(frame_.end(), read_buffer_.begin(),
-                  read_buffer_.begin() + static_cast<std::ptrdiff_t>(count));
+    frame_.insert(frame_.end(), bytes, bytes + count);
   // A pty delivers a request at once, but on a serial line its bytes follow each other at
   // the character time. Model when the line becomes free: byte k of a burst finishes one
   // character after byte k-1 (a master pacing its own bytes gets no extra delay). The
   // frame ends t3.5 after that, so no reply starts before the request could have arrived.
+  // Over a presenter link bytes arrive when the presenter says they crossed the wire.
   const auto now = asio::steady_timer::clock_type::now();
-  line_free_at_ = std::max(now, line_free_at_ + timing_.character_time) +
-                  timing_.character_time * static_cast<std::int64_t>(count - 1);
+  line_free_at_ = presenter_link_ ? now
+                                  : std::max(now, line_free_at_ + timing_.character_time) +
+                                        timing_.character_time * static_cast<std::int64_t>(count - 1);
   // Each byte restarts the t3.5 silence that ends the frame.
   silence_timer_.expires_at(line_free_at_ + timing_.frame_silence);
   silence_timer_.async_wait([this, alive = std::weak_ptr<int>(alive_),
@@ -297,14 +317,20 @@ void RtuEndpoint::send_next_group() {
   const Bytes& reply = replies_.front();
   const std::size_t group_end = std::min(reply.size(), reply_bytes_sent_ + bytes_per_group_);
   // Release the group when its last byte would have finished arriving on a real line.
-  pacing_timer_.expires_at(reply_started_ +
-                           timing_.character_time * static_cast<std::int64_t>(group_end));
+  // Over a presenter link the presenter paces: hand the reply over at once.
+  pacing_timer_.expires_at(presenter_link_ ? reply_started_
+                                           : reply_started_ + timing_.character_time *
+                                                                  static_cast<std::int64_t>(group_end));
   pacing_timer_.async_wait(
       [this, alive = std::weak_ptr<int>(alive_), group_end](std::error_code error) {
         if (error || alive.expired() || closed_) return;
         const Bytes& reply = replies_.front();
+        outgoing_.clear();
+        if (presenter_link_) outgoing_.push_back(static_cast<std::uint8_t>(uart_link::data));
+        outgoing_.insert(outgoing_.end(), reply.begin() + static_cast<std::ptrdiff_t>(reply_bytes_sent_),
+                         reply.begin() + static_cast<std::ptrdiff_t>(group_end));
         asio::async_write(
-            port_, asio::buffer(reply.data() + reply_bytes_sent_, group_end - reply_bytes_sent_),
+            port_, asio::buffer(outgoing_),
             [this, alive, group_end](std::error_code write_error, std::size_t) {
               if (alive.expired() || closed_ || write_error == asio::error::operation_aborted)
                 return;

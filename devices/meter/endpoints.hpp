@@ -13,7 +13,9 @@
 //   a reply never starts before the request could have been received on a real line.
 //   Not modelled: the t1.5 inter-character limit (scheduler jitter on the master's side
 //   would make it flaky on a pty), and half-duplex collisions (bytes arriving while a reply
-//   is being sent are still received and framed). While nobody holds the tty side open
+//   is being sent are still received and framed). Over a presenter link the presenter
+//   paces instead (and models framing mismatches); the endpoint keeps its t3.5 framing.
+//   While nobody holds the tty side open
 //   (EIO on the master) the endpoint retries every 10 ms; a partial frame is dropped.
 #include <array>
 #include <asio.hpp>
@@ -69,9 +71,13 @@ class TcpEndpoint {
 class RtuEndpoint {
  public:
   /// Serves RTU on `device_fd`, which stays owned by the caller and must outlive close()
-  /// (or the endpoint). It is switched to non-blocking mode.
+  /// (or the endpoint). It is switched to non-blocking mode. With `presenter_link`, the fd
+  /// is a hilbench-presenter port socket (common/uart_link.hpp): bytes come and go in 'D'
+  /// packets, the presenter paces the line (the endpoint sends each reply whole) and
+  /// announces the host's line settings in 'L' packets (logged on change). A presenter
+  /// that goes away ends the serial side (the endpoint stops; TCP goes on).
   RtuEndpoint(asio::io_context& io, ModbusServer& server, int device_fd,
-              const SerialSettings& serial, LogSink log);
+              const SerialSettings& serial, LogSink log, bool presenter_link = false);
   ~RtuEndpoint();
   RtuEndpoint(const RtuEndpoint&) = delete;
   RtuEndpoint& operator=(const RtuEndpoint&) = delete;
@@ -81,7 +87,7 @@ class RtuEndpoint {
 
  private:
   void read_next();
-  void on_bytes(std::size_t count);
+  void on_bytes(const std::uint8_t* bytes, std::size_t count);
   void on_frame_silence();
   void queue_reply(Bytes reply);
   void start_next_reply();
@@ -96,13 +102,16 @@ class RtuEndpoint {
   RtuTiming timing_;
   std::size_t bytes_per_group_;
 
-  std::array<std::uint8_t, 512> read_buffer_{};
+  bool presenter_link_ = false;
+  std::string host_line_;  ///< the last 'L' packet, to log changes only
+  std::array<std::uint8_t, 4096> read_buffer_{};
   Bytes frame_;
   bool frame_overflow_ = false;
   std::uint64_t silence_generation_ = 0;
   asio::steady_timer::time_point line_free_at_{};  ///< when the last received byte finished
 
   std::deque<Bytes> replies_;
+  Bytes outgoing_;  ///< the group being written (with the link's packet type, if any)
   std::size_t reply_bytes_sent_ = 0;
   asio::steady_timer::time_point reply_started_;
   bool sending_ = false;

@@ -26,6 +26,9 @@ class EmulatedMeter final : public EmulatedDevice {
 
   std::optional<std::string> presentation_problem(const EndpointOptions& options) const override {
     if (!profile_.serial || options.no_serial) return std::nullopt;
+    // A presenter port is a UART model that keeps any framing; an inherited fd is whatever
+    // the parent made it. Only the self-presented testbed port is a bare pty underneath.
+    if (!options.serial_socket.empty() || options.serial_fd >= 0) return std::nullopt;
     if (auto problem = pty_presentation_problem(*profile_.serial))
       return fmt::format("{}: serial: {}", profile_.source, *problem);
     return std::nullopt;
@@ -79,7 +82,7 @@ int EmulatedMeter::serve(const EndpointOptions& options, Logger& log) {
     }
     if (serve_serial) {
       serial = open_serial_endpoint(options, *active.serial, active.name);
-      rtu.emplace(io, server, serial.device_fd, *active.serial, sink);
+      rtu.emplace(io, server, serial.device_fd, *active.serial, sink, serial.presenter_link);
       ready["serial"] = serial.description;
     } else {
       ready["serial"] = nullptr;

@@ -107,9 +107,9 @@ BOOST_AUTO_TEST_CASE(em1_profile_parses_completely) {
   BOOST_REQUIRE(profile.serial.has_value());
   BOOST_TEST(profile.serial->baud == 19200u);
   BOOST_TEST(profile.serial->data_bits == 8u);
-  BOOST_TEST(profile.serial->parity == Parity::none);
+  BOOST_TEST(profile.serial->parity == Parity::even);
   BOOST_TEST(profile.serial->stop_bits == 1u);
-  BOOST_TEST(profile.serial->bits_per_character() == 10u);
+  BOOST_TEST(profile.serial->bits_per_character() == 11u);
   BOOST_TEST(profile.limits.max_read_registers == 125u);
   BOOST_TEST(profile.limits.max_read_bits == 2000u);
   BOOST_TEST(profile.registers.size() == 15u);
@@ -377,7 +377,7 @@ BOOST_AUTO_TEST_CASE(toml_syntax_errors_and_missing_files_name_the_file) {
 BOOST_AUTO_TEST_CASE(json_dump_mirrors_the_profile) {
   const auto json = profile_to_json(load_profile(em1_path));
   BOOST_TEST(json["device"]["name"] == "em1");
-  BOOST_TEST(json["serial"]["parity"] == "none");
+  BOOST_TEST(json["serial"]["parity"] == "even");
   BOOST_TEST(json["registers"].size() == 15u);
   BOOST_TEST(json["registers"][0]["value"] == 230.1);
   BOOST_TEST(json["registers"][0]["raw"] == 2301);
