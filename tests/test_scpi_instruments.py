@@ -268,3 +268,44 @@ def test_defect_ignores_output_off(live: callable) -> None:
         psu.output(False)
         assert psu.output_state() is False  # the supply claims off either way
         assert (psu.measured_voltage() == 0.0) is (not defective)
+
+
+# ---- through the pytest plugin: the journal holds every SCPI exchange ----------------------------
+
+def test_the_plugin_journals_scpi_exchanges_with_their_fields(tmp_path: Path) -> None:
+    from hilbench_testing import run_pytest
+
+    lab = tmp_path / "lab"
+    lab.mkdir()
+    bench = bench_file(lab, ["dmm", "psu"])
+    (lab / "test_instruments.py").write_text('''
+import pytest
+from hilbench import ScpiError
+from hilbench.protocols import Dmm, PowerSupply
+
+def test_readings(bench):
+    assert bench.find(Dmm).measure_dc_voltage() > 9.9
+    supply = bench.find(PowerSupply)
+    supply.set_voltage(5.0)
+    with pytest.raises(ScpiError):
+        supply.set_voltage(1000.0)
+''')
+    evidence = tmp_path / "evidence"
+    result = run_pytest(["test_instruments.py", "--bench", str(bench), "--evidence-dir",
+                         str(evidence)], cwd=lab, timeout=120)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    import json
+    journal = [json.loads(line) for line in (evidence / "journal.jsonl").read_text().splitlines()]
+    duts = {r["data"]["name"]: r["data"] for r in journal if r["type"] == "dut"}
+    assert duts["dmm6"]["driver"] == "scpi-dmm"
+    assert duts["dmm6"]["declared_identity"]["model"] == "DMM-6"
+    exchanges = [r["data"] for r in journal if r["type"] == "exchange"]
+    assert [(e["dut"], e["fields"]["command"], e["outcome"]) for e in exchanges] == [
+        ("dmm6", "MEAS:VOLT:DC?", "ok"), ("psu2", "VOLT 5", "ok"),
+        ("psu2", "VOLT 1000", "device_error")]
+    refused = exchanges[-1]
+    assert refused["protocol"] == "scpi"
+    assert bytes.fromhex(refused["request_hex"]) == b"VOLT 1000\nSYST:ERR?\nSYST:ERR?\n"
+    assert refused["fields"]["error_queue"] == [{"code": -222,
+                                                 "message": "Data out of range;VOLT 1000"}]
+    assert refused["fields"]["error_queries"] == 2
