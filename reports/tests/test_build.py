@@ -279,3 +279,16 @@ def test_schema_1_journal_still_verifies_and_reports_its_exchanges(tmp_path: Pat
     assert {r["id"]: r["status"] for r in eu["requirements"]}["EN18031-GEC-6"] == "passed"
     html = (directory / "reports" / "report-EU.html").read_text(encoding="utf-8")
     assert "device_error" in html and "&#34;framing&#34;: &#34;tcp&#34;" in html
+
+
+def test_an_exchange_without_response_shows_no_latency() -> None:
+    from hilbench_reports.evidence import Record
+    from hilbench_reports.model import record_view
+
+    def view(response_ns: int) -> dict[str, str]:
+        data = {"protocol": "scpi", "request_ns": 1_000_000, "response_ns": response_ns,
+                "request_hex": "", "response_hex": "", "fields": {"command": "*RST"}}
+        return dict(record_view(Record(seq=1, hash="h", type="exchange", wall="w", data=data))["fields"])
+
+    assert "latency_ms" not in view(0)  # a command: it has no response of its own
+    assert view(3_500_000)["latency_ms"] == "2.500"
