@@ -11,10 +11,11 @@ inline constexpr std::array<DefectInfo, 3> defect_table{{
      "errors are queued but never flagged in *ESR? (the CME/EXE/DDE/QYE bits stay 0)",
      "IEEE 488.2 11.5.1: an error sets its class bit in the Standard Event Status Register"},
     {"idn_wrong_firmware", "*IDN? reports a firmware level other than the declared one",
-     "HB-ID-01: the instrument identifies as declared (manufacturer, model, serial, firmware)"},
+     "IEEE 488.2 4.1.3.6 identity as declared: *IDN? reports the profile's manufacturer, "
+     "model, serial number and firmware"},
     {"phase_ignored",
      "SOUR:PHAS is accepted without error but not applied: the phase angle stays where it was",
-     "HB-REF-02: a reference source applies the phase angle it is set to"},
+     "reference accuracy: a reference source applies the phase angle it is set to"},
 }};
 
 consteval DefectId source_defect(std::string_view name) { return defect_id(defect_table, name); }
