@@ -190,7 +190,7 @@ def test_undefined_header_is_found_by_the_error_drain(live: callable) -> None:
     assert error.value.code == -113
     assert error.value.entries == [(-113, "Undefined header;BOGUS:HEADER")]
     # an undefined query gets no answer; the drain after the timeout names the reason
-    dmm.client.timeout = 0.3
+    dmm.client.timeout = 0.5
     with pytest.raises(ScpiError, match="no response"):
         dmm.query("BOGus?")
     assert dmm.errors() == []

@@ -111,9 +111,9 @@ void bind_errors(py::module_& m) {
       py::list entries;
       for (const scpi::ErrorEntry& entry : e.entries()) {
         entries.append(py::make_tuple(
-            entry.code, py::reinterpret_steal<py::str>(PyUnicode_DecodeUTF8(
-                            entry.message.data(), static_cast<Py_ssize_t>(entry.message.size()),
-                            "replace"))));
+            entry.code,
+            py::reinterpret_steal<py::str>(PyUnicode_DecodeUTF8(
+                entry.message.data(), static_cast<Py_ssize_t>(entry.message.size()), "replace"))));
       }
       extra["entries"] = entries;
       raise(classes.scpi_error, e, extra);

@@ -109,12 +109,12 @@ void bind_scpi(py::module_& m) {
           [](RecordingScpiClient& self, double timeout) {
             self.client.set_timeout(seconds_to_ns(timeout, "timeout"));
           })
-      .def_property_readonly("terminator",
-                             [](const RecordingScpiClient& self) {
-                               return self.client.options().terminator;
-                             })
       .def_property_readonly(
-          "transport_name", [](RecordingScpiClient& self) { return self.client.transport().name(); })
+          "terminator",
+          [](const RecordingScpiClient& self) { return self.client.options().terminator; })
+      .def_property_readonly(
+          "transport_name",
+          [](RecordingScpiClient& self) { return self.client.transport().name(); })
       .def(
           "command",
           [](RecordingScpiClient& self, const std::string& command) {
@@ -156,8 +156,8 @@ void bind_scpi(py::module_& m) {
           release_gil(), "*CLS")
       .def(
           "operation_complete",
-          [](RecordingScpiClient& self) { return self.client.operation_complete(); },
-          release_gil(), "*OPC? == 1")
+          [](RecordingScpiClient& self) { return self.client.operation_complete(); }, release_gil(),
+          "*OPC? == 1")
       .def(
           "event_status_register",
           [](RecordingScpiClient& self) { return self.client.event_status_register(); },
@@ -166,8 +166,8 @@ void bind_scpi(py::module_& m) {
           "status_byte", [](RecordingScpiClient& self) { return self.client.status_byte(); },
           release_gil(), "*STB? (0..255)")
       .def(
-          "errors", [](RecordingScpiClient& self) { return self.client.errors(); },
-          release_gil(), "Drains the error queue: [(code, message), ...], oldest first.")
+          "errors", [](RecordingScpiClient& self) { return self.client.errors(); }, release_gil(),
+          "Drains the error queue: [(code, message), ...], oldest first.")
       .def(
           "take_exchanges",
           [](RecordingScpiClient& self) {

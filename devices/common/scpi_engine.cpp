@@ -93,19 +93,32 @@ std::optional<std::pair<double, std::size_t>> read_nrf(std::string_view text) {
 
 std::string_view error::message(int code) noexcept {
   switch (code) {
-    case 0: return "No error";
-    case command_error: return "Command error";
-    case syntax_error: return "Syntax error";
-    case data_type_error: return "Data type error";
-    case parameter_not_allowed: return "Parameter not allowed";
-    case missing_parameter: return "Missing parameter";
-    case undefined_header: return "Undefined header";
-    case execution_error: return "Execution error";
-    case settings_conflict: return "Settings conflict";
-    case data_out_of_range: return "Data out of range";
-    case illegal_parameter_value: return "Illegal parameter value";
-    case queue_overflow: return "Queue overflow";
-    default: return "Error";
+    case 0:
+      return "No error";
+    case command_error:
+      return "Command error";
+    case syntax_error:
+      return "Syntax error";
+    case data_type_error:
+      return "Data type error";
+    case parameter_not_allowed:
+      return "Parameter not allowed";
+    case missing_parameter:
+      return "Missing parameter";
+    case undefined_header:
+      return "Undefined header";
+    case execution_error:
+      return "Execution error";
+    case settings_conflict:
+      return "Settings conflict";
+    case data_out_of_range:
+      return "Data out of range";
+    case illegal_parameter_value:
+      return "Illegal parameter value";
+    case queue_overflow:
+      return "Queue overflow";
+    default:
+      return "Error";
   }
 }
 
@@ -135,10 +148,17 @@ double Call::number(std::size_t i, double min, double max, double fallback,
       multiplier = 1;
     } else if (!want.empty() && suffix.size() == want.size() + 1 && suffix.ends_with(want)) {
       switch (suffix.front()) {
-        case 'M': multiplier = 1e-3; break;
-        case 'U': multiplier = 1e-6; break;
-        case 'K': multiplier = 1e3; break;
-        default: break;
+        case 'M':
+          multiplier = 1e-3;
+          break;
+        case 'U':
+          multiplier = 1e-6;
+          break;
+        case 'K':
+          multiplier = 1e3;
+          break;
+        default:
+          break;
       }
     }
     if (multiplier == 0)
@@ -188,8 +208,8 @@ void Engine::add(std::string_view pattern, Handler handler) {
     }
     if (at < pattern.size() && pattern[at] == ':') ++at;
     std::string word;
-    while (at < pattern.size() && (std::isalnum(static_cast<unsigned char>(pattern[at])) ||
-                                   pattern[at] == '*'))
+    while (at < pattern.size() &&
+           (std::isalnum(static_cast<unsigned char>(pattern[at])) || pattern[at] == '*'))
       word += pattern[at++];
     if (node.optional) {
       if (at >= pattern.size() || pattern[at] != ']')
@@ -198,9 +218,11 @@ void Engine::add(std::string_view pattern, Handler handler) {
     }
     if (word.empty()) throw std::logic_error(fmt::format("SCPI pattern {}: empty node", pattern));
     for (char c : word)
-      if (std::isupper(static_cast<unsigned char>(c)) || std::isdigit(static_cast<unsigned char>(c)) || c == '*')
+      if (std::isupper(static_cast<unsigned char>(c)) ||
+          std::isdigit(static_cast<unsigned char>(c)) || c == '*')
         node.short_form += c;
-        else break;
+      else
+        break;
     node.long_form = upper(word);
     entry.nodes.push_back(std::move(node));
     if (at < pattern.size() && pattern[at] == ':') ++at;
@@ -220,7 +242,8 @@ const Engine::Entry* Engine::find(const std::vector<std::string>& mnemonics, boo
       if (j == entry.nodes.size()) return i == mnemonics.size();
       const Node& node = entry.nodes[j];
       if (i < mnemonics.size() &&
-          (mnemonics[i] == node.short_form || mnemonics[i] == node.long_form) && match(i + 1, j + 1))
+          (mnemonics[i] == node.short_form || mnemonics[i] == node.long_form) &&
+          match(i + 1, j + 1))
         return true;
       return node.optional && match(i, j + 1);
     };
@@ -260,7 +283,8 @@ std::optional<std::string> Engine::execute_unit(std::string_view unit,
     for (std::string_view parameter : split_outside_quotes(rest, ','))
       parameters.emplace_back(trim(parameter));
   for (char c : header)
-    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == ':' || c == '*' || c == '?' || c == '_'))
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == ':' || c == '*' || c == '?' ||
+          c == '_'))
       throw CommandFailure(error::syntax_error, header);
   const Call call(header, parameters);
 
@@ -297,8 +321,8 @@ std::optional<std::string> Engine::common_command(const std::string& header, con
   auto no_parameters = [&] { call.expect(0, 0); };
   if (header == "*IDN?") {
     no_parameters();
-    return fmt::format("{},{},{},{}", options_.manufacturer, options_.model,
-                       options_.serial_number, options_.firmware);
+    return fmt::format("{},{},{},{}", options_.manufacturer, options_.model, options_.serial_number,
+                       options_.firmware);
   }
   if (header == "*RST") {
     no_parameters();

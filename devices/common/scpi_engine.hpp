@@ -125,8 +125,7 @@ class Engine {
     Handler handler;
   };
   const Entry* find(const std::vector<std::string>& mnemonics, bool query) const;
-  std::optional<std::string> execute_unit(std::string_view unit,
-                                          std::vector<std::string>& path);
+  std::optional<std::string> execute_unit(std::string_view unit, std::vector<std::string>& path);
   std::optional<std::string> common_command(const std::string& header, const Call& call);
   std::string next_error();
 

@@ -35,7 +35,8 @@ CommonProfile read_common_profile(TableReader& top, const std::string& file) {
     TableReader reader(file, *table, "device");
     profile.kind = reader.required_string("kind");
     profile.name = reader.required_string("name");
-    if (profile.name.empty()) reader.fail("name", table->get("name"), "expected a non-empty string");
+    if (profile.name.empty())
+      reader.fail("name", table->get("name"), "expected a non-empty string");
     profile.description = reader.optional_string("description");
     reader.finish("kind, name, description");
   } else {
@@ -241,7 +242,8 @@ int serve(std::string_view kind, const std::string& name, Engine& engine,
   }
   ready["serial"] = nullptr;
   ready["defects"] = defects;
-  StdinWatch stdin_watch(io, [&] { shut_down("stdin closed"); }, log);
+  StdinWatch stdin_watch(
+      io, [&] { shut_down("stdin closed"); }, log);
   if (!write_ready_line(ready)) {
     log("cannot write the ready line to stdout");
     return exit_code::failure;

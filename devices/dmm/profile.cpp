@@ -34,8 +34,10 @@ Profile read_profile(const toml::table& document, const std::string& file) {
 nlohmann::ordered_json profile_to_json(const Profile& profile) {
   nlohmann::ordered_json out = scpi::common_profile_json(profile.common);
   const Reading& r = profile.reading;
-  out["reading"] = {{"dc_voltage_v", r.dc_voltage_v}, {"dc_current_a", r.dc_current_a},
-                    {"noise_v", r.noise_v},           {"noise_a", r.noise_a},
+  out["reading"] = {{"dc_voltage_v", r.dc_voltage_v},
+                    {"dc_current_a", r.dc_current_a},
+                    {"noise_v", r.noise_v},
+                    {"noise_a", r.noise_a},
                     {"seed", r.seed}};
   out["defects"] = defects_to_json(defect_table, profile.defects);
   return out;

@@ -1,6 +1,6 @@
 #pragma once
-// The source kind's registration (`[device] kind = "source"`): an emulated reference source speaking SCPI
-// over raw TCP.
+// The source kind's registration (`[device] kind = "source"`): an emulated reference source
+// speaking SCPI over raw TCP.
 #include "common/device_kind.hpp"
 
 namespace hilbench::emu::source {

@@ -42,7 +42,8 @@ std::optional<std::string> receive_line(int fd) {
 class ScriptedPeer {
  public:
   explicit ScriptedPeer(std::vector<Answer> script)
-      : done_(std::async(std::launch::async, [this, script = std::move(script)] { serve(script); })) {}
+      : done_(std::async(std::launch::async,
+                         [this, script = std::move(script)] { serve(script); })) {}
   ~ScriptedPeer() {
     if (done_.valid()) done_.wait();
   }
@@ -222,8 +223,8 @@ BOOST_AUTO_TEST_CASE(response_split_over_many_packets) {
 }
 
 BOOST_AUTO_TEST_CASE(garbage_answers_are_protocol_errors) {
-  Bench bench({reply("volts!\n"), no_error(), reply("1,2,3\n"), no_error(), silent(),
-               reply("no error\n")});
+  Bench bench(
+      {reply("volts!\n"), no_error(), reply("1,2,3\n"), no_error(), silent(), reply("no error\n")});
   BOOST_CHECK_THROW(bench.client->query_number("READ?"), hilbench::ProtocolError);
   BOOST_CHECK_THROW(bench.client->identify(), hilbench::ProtocolError);
   BOOST_CHECK_THROW(bench.client->command("*RST"), hilbench::ProtocolError);

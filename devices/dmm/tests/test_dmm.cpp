@@ -56,7 +56,7 @@ BOOST_AUTO_TEST_CASE(readings_are_the_declared_value_plus_noise) {
   dmm::Instrument dmm(profile());
   const double v = number(dmm.engine(), "MEAS:VOLT:DC?");
   BOOST_TEST(std::abs(v - 10.0) < 0.01);
-  BOOST_TEST(v != 10.0);  // noise is on
+  BOOST_TEST(v != 10.0);                                  // noise is on
   BOOST_TEST(number(dmm.engine(), "MEAS:CURR?") == 0.5);  // no current noise declared
   BOOST_TEST(dmm.engine().handle("CONF?").value() == "\"CURR:DC\"");
   dmm.engine().handle("CONF:VOLT:DC");

@@ -41,7 +41,8 @@ BOOST_AUTO_TEST_CASE(constant_voltage_then_constant_current) {
   engine.handle("CURR 0.5");  // 12 V into 10 ohm wants 1.2 A: current-limited
   BOOST_TEST(supply.output_current() == 0.5);
   BOOST_TEST(supply.output_voltage() == 5.0);
-  BOOST_TEST(engine.handle("MEAS:VOLT?;:MEAS:CURR?").value() == "+5.000000000E+00;+5.000000000E-01");
+  BOOST_TEST(engine.handle("MEAS:VOLT?;:MEAS:CURR?").value() ==
+             "+5.000000000E+00;+5.000000000E-01");
   engine.handle("OUTP OFF");
   BOOST_TEST(supply.output_voltage() == 0.0);
   BOOST_TEST(engine.handle("SYST:ERR?").value() == "+0,\"No error\"");

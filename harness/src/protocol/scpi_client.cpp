@@ -48,7 +48,8 @@ nlohmann::json entries_json(const std::vector<ErrorEntry>& entries) {
 Client::Client(std::shared_ptr<Transport> transport, ClientOptions options)
     : transport_(std::move(transport)), options_(std::move(options)) {
   if (!transport_) throw ConfigError({}, "scpi::Client needs a transport");
-  if (options_.terminator.empty()) throw ConfigError({}, "the message terminator must not be empty");
+  if (options_.terminator.empty())
+    throw ConfigError({}, "the message terminator must not be empty");
   if (options_.max_error_queue == 0) throw ConfigError({}, "max_error_queue must be at least 1");
 }
 
@@ -83,8 +84,8 @@ std::int64_t Client::query_integer(std::string_view query) {
 Bytes Client::query_block(std::string_view query) {
   const std::string response = this->query(query);
   try {
-    return parse_block(std::span(reinterpret_cast<const std::uint8_t*>(response.data()),
-                                 response.size()));
+    return parse_block(
+        std::span(reinterpret_cast<const std::uint8_t*>(response.data()), response.size()));
   } catch (const ProtocolError& error) {
     throw ProtocolError({transport_->name(), fmt::format("query({})", query), std::nullopt},
                         error.detail());
@@ -172,15 +173,15 @@ Bytes Client::read_response(Deadline deadline, Exchange& exchange) {
     }
     if (buffer.size() >= options_.max_response_bytes) {
       append(exchange.response, buffer);
-      throw ProtocolError({}, fmt::format("no terminator within {} bytes",
-                                          options_.max_response_bytes));
+      throw ProtocolError(
+          {}, fmt::format("no terminator within {} bytes", options_.max_response_bytes));
     }
     const std::size_t room = std::min(chunk.size(), options_.max_response_bytes - buffer.size());
     const std::size_t got = transport_->read_some(std::span(chunk.data(), room), deadline);
     if (got == 0) {
       append(exchange.response, buffer);
-      throw DeviceTimeout({}, fmt::format("no complete response message: {} bytes received",
-                                          buffer.size()));
+      throw DeviceTimeout(
+          {}, fmt::format("no complete response message: {} bytes received", buffer.size()));
     }
     buffer.insert(buffer.end(), chunk.begin(), chunk.begin() + static_cast<std::ptrdiff_t>(got));
   }
@@ -201,14 +202,18 @@ std::vector<ErrorEntry> Client::drain(Exchange& exchange, const ErrorContext& co
     entries.push_back(entry);
     exchange.fields["error_queue"] = entries_json(entries);
   }
-  throw ProtocolError(context, fmt::format("the error queue never empties: more than {} entries "
-                                           "({} ...)",
-                                           options_.max_error_queue,
-                                           describe_entries({entries.begin(),
-                                                             entries.begin() + std::min<std::ptrdiff_t>(3, std::ssize(entries))})));
+  throw ProtocolError(
+      context,
+      fmt::format(
+          "the error queue never empties: more than {} entries "
+          "({} ...)",
+          options_.max_error_queue,
+          describe_entries({entries.begin(),
+                            entries.begin() + std::min<std::ptrdiff_t>(3, std::ssize(entries))})));
 }
 
-std::string Client::transact(std::string_view message, bool is_query, const std::string& operation) {
+std::string Client::transact(std::string_view message, bool is_query,
+                             const std::string& operation) {
   const ErrorContext context{transport_->name(), operation, std::nullopt};
   const ErrorContext timed_context{transport_->name(), operation, options_.timeout};
   Exchange exchange;
@@ -244,8 +249,9 @@ std::string Client::transact(std::string_view message, bool is_query, const std:
           throw in_context;  // the drain could not say why: the timeout is the finding
         }
         if (entries.empty()) throw in_context;
-        throw ScpiError(context, entries,
-                        fmt::format("no response; the device reported {}", describe_entries(entries)));
+        throw ScpiError(
+            context, entries,
+            fmt::format("no response; the device reported {}", describe_entries(entries)));
       }
     }
     if (options_.check_errors) {

@@ -76,7 +76,8 @@ std::optional<std::size_t> find_response_end(std::span<const std::uint8_t> buffe
       if (at + 1 >= buffer.size()) return std::nullopt;
       const std::uint8_t n = buffer[at + 1];
       if (!is_digit(n))
-        throw ProtocolError({}, fmt::format("block header '#' followed by 0x{:02X}, not a digit", n));
+        throw ProtocolError({},
+                            fmt::format("block header '#' followed by 0x{:02X}, not a digit", n));
       if (n == '0') {  // indefinite block: data up to the terminator
         at += 2;
         element_start = false;
@@ -132,7 +133,8 @@ std::vector<std::string> split_elements(std::string_view response) {
     }
     if (c == '"' || c == '\'') {
       quote = c;
-    } else if (c == '#' && at + 1 < response.size() && trim(response.substr(start, at - start)).empty()) {
+    } else if (c == '#' && at + 1 < response.size() &&
+               trim(response.substr(start, at - start)).empty()) {
       const char n = response[at + 1];
       if (n == '0') {  // indefinite block: the rest of the message
         at = response.size();
@@ -166,8 +168,8 @@ std::int64_t parse_nr1(std::string_view text) {
   const std::string_view t = trim(text);
   std::string_view digits = t;
   if (!digits.empty() && (digits.front() == '+' || digits.front() == '-')) digits.remove_prefix(1);
-  if (digits.empty() || !std::all_of(digits.begin(), digits.end(),
-                                     [](char c) { return c >= '0' && c <= '9'; }))
+  if (digits.empty() ||
+      !std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; }))
     throw ProtocolError({}, fmt::format("{} is not an NR1 integer", excerpt(text)));
   std::int64_t value = 0;
   const char* first = t.data() + (t.front() == '+' ? 1 : 0);
@@ -249,8 +251,8 @@ ErrorEntry parse_error_entry(std::string_view text) {
   const std::string_view t = trim(text);
   const std::size_t comma = t.find(',');
   if (comma == std::string_view::npos)
-    throw ProtocolError({}, fmt::format("{} is not an error queue entry <code>,\"<message>\"",
-                                        excerpt(text)));
+    throw ProtocolError(
+        {}, fmt::format("{} is not an error queue entry <code>,\"<message>\"", excerpt(text)));
   ErrorEntry entry;
   try {
     const std::int64_t code = parse_nr1(t.substr(0, comma));

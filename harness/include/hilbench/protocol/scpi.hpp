@@ -165,12 +165,12 @@ class Client {
   Bytes query_block(std::string_view query);
 
   // IEEE 488.2 common commands.
-  Identity identify();                 ///< *IDN?
-  void reset();                        ///< *RST
-  void clear_status();                 ///< *CLS: clears the event registers and error queue
-  bool operation_complete();           ///< *OPC? (true when the device answered 1)
-  int event_status_register();         ///< *ESR? (reading clears it on the device)
-  int status_byte();                   ///< *STB?
+  Identity identify();          ///< *IDN?
+  void reset();                 ///< *RST
+  void clear_status();          ///< *CLS: clears the event registers and error queue
+  bool operation_complete();    ///< *OPC? (true when the device answered 1)
+  int event_status_register();  ///< *ESR? (reading clears it on the device)
+  int status_byte();            ///< *STB?
 
   /// Drains the error queue on request (SYST:ERR? until 0): the entries, oldest first,
   /// returned as data (no ScpiError). One exchange, operation "errors()".
