@@ -3,7 +3,10 @@
 //
 // Decisions the header leaves open:
 // - Stale input (the late answer to an earlier query that timed out) is dropped before each
-//   message is written, so it cannot be taken for this message's answer.
+//   message is written, so it cannot be taken for this message's answer. After a timeout or
+//   a protocol error the line is suspect: the next transaction waits until it has been quiet
+//   for ClientOptions::resync_quiet, so a tail still travelling is dropped too (and shown in
+//   that exchange's fields.discarded_hex).
 // - A query that gets no answer before its deadline is followed by an error drain (own
 //   deadline): an instrument answers an undefined or failing query with nothing and queues
 //   the error, so when the drain finds one, the ScpiError (with the code) is what the caller
@@ -13,9 +16,11 @@
 //   arrived: the response text stays in the exchange (fields.response).
 // - Transport errors are rethrown as the same type with the SCPI operation as context.
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <array>
+#include <string_view>
 
 #include "hilbench/errors.hpp"
 #include "hilbench/protocol/scpi.hpp"
@@ -133,7 +138,7 @@ std::vector<ErrorEntry> Client::errors() {
                      {"error_queue", nlohmann::json::array()},
                      {"error_queries", 0}};
   try {
-    transport_->discard_input();
+    prepare_line(exchange, Deadline::after(options_.timeout));
     std::vector<ErrorEntry> entries = drain(exchange, context);
     record(exchange, "ok", "");
     return entries;
@@ -151,7 +156,27 @@ std::vector<ErrorEntry> Client::errors() {
 
 // ---- one transaction ----------------------------------------------------------------------
 
+void Client::prepare_line(Exchange& exchange, Deadline deadline) {
+  if (!line_suspect_) {
+    transport_->discard_input();
+    return;
+  }
+  // At most half the budget, so the message itself still has time after a quiet line.
+  const Nanoseconds quiet = std::min(options_.resync_quiet, options_.timeout / 2);
+  const auto drained = transport_->drain_until_quiet(quiet, quiet, deadline);
+  if (!drained.bytes.empty())
+    exchange.fields["discarded_hex"] = fmt::format("{:02x}", fmt::join(drained.bytes, ""));
+  if (!drained.quiet)
+    throw DeviceTimeout(
+        {}, fmt::format("the line never fell quiet for {} ms ({} stray bytes)",
+                        std::chrono::duration_cast<std::chrono::milliseconds>(quiet).count(),
+                        drained.bytes.size()));
+  line_suspect_ = false;
+}
+
 void Client::record(Exchange& exchange, const char* outcome, const std::string& error) {
+  const std::string_view what(outcome);
+  line_suspect_ = what == "timeout" || what == "protocol_error";
   exchange.outcome = outcome;
   exchange.error = error;
   if (exchange_sink_) exchange_sink_(exchange);
@@ -229,7 +254,7 @@ std::string Client::transact(std::string_view message, bool is_query,
   try {
     const Bytes request = encode_message(message, options_.terminator);
     const Deadline deadline = Deadline::after(options_.timeout);
-    transport_->discard_input();
+    prepare_line(exchange, deadline);
     exchange.request = request;
     transport_->write(request, deadline);
     exchange.request_ns = monotonic_ns();

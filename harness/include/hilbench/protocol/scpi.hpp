@@ -14,7 +14,7 @@
 //   Exchange with protocol "scpi": request = the program message and every SYST:ERR? sent
 //   after it, response = every byte read for them, in order; fields = {command, query,
 //   response (the command's own response text or null), error_queue [{code, message}],
-//   error_queries} (docs/journal-schema.md).
+//   error_queries[, discarded_hex]} (docs/journal-schema.md).
 // - Errors: ScpiError (a DeviceError, protocol "scpi", code = the first SCPI error number the
 //   queue held, all entries kept), ProtocolError (unparseable response, overlong response,
 //   queue that never empties), DeviceTimeout (no complete response before the deadline; when
@@ -145,6 +145,11 @@ struct ClientOptions {
   std::size_t max_error_queue = 32;
   /// A longer response message is a ProtocolError (bytes, terminator included).
   std::size_t max_response_bytes = std::size_t{16} << 20;
+  /// After a transaction that timed out or broke the protocol, the rest of an answer may
+  /// still be on its way (SCPI has no transaction ids to tell it apart): the next
+  /// transaction first drops input until the line has been quiet this long (bounded by its
+  /// deadline; at most half of `timeout`) and records what it dropped (fields.discarded_hex).
+  Nanoseconds resync_quiet = std::chrono::milliseconds(100);
 };
 
 class Client {
@@ -186,10 +191,13 @@ class Client {
   Bytes read_response(Deadline deadline, Exchange& exchange);
   std::vector<ErrorEntry> drain(Exchange& exchange, const ErrorContext& context);
   void record(Exchange& exchange, const char* outcome, const std::string& error);
+  void prepare_line(Exchange& exchange, Deadline deadline);
 
   std::shared_ptr<Transport> transport_;
   ClientOptions options_;
   ExchangeSink exchange_sink_;
+  /// The last transaction timed out or broke the protocol: resynchronise before the next.
+  bool line_suspect_ = false;
 };
 
 }  // namespace hilbench::scpi
