@@ -309,3 +309,27 @@ def test_readings(bench):
     assert refused["fields"]["error_queue"] == [{"code": -222,
                                                  "message": "Data out of range;VOLT 1000"}]
     assert refused["fields"]["error_queries"] == 2
+
+
+# ---- the emulator's command line for the SCPI kinds ------------------------------------------
+
+def test_emulator_lists_the_scpi_kinds_and_refuses_what_they_cannot_serve(tmp_path: Path) -> None:
+    import json
+    import subprocess
+
+    from hilbench.emulation import find_tool
+
+    emulator = find_tool("hilbench-emulator")
+    listed = json.loads(subprocess.run([emulator, "--list-defects"], capture_output=True,
+                                       text=True, check=True).stdout)["kinds"]
+    assert set(listed) == {"meter", "dmm", "source", "psu"}
+    for kind in ("dmm", "source", "psu"):
+        assert [k["name"] for k in listed[kind]] == list(known_defects(kind))
+        assert all(k["description"] and k["breaks"] for k in listed[kind])
+    for argv, problem in ((["--no-tcp"], "serves TCP only"),
+                          (["--serial", "ttyUSB9"], "has no [serial] table"),
+                          (["--defect", "bad_crc_answered"], 'unknown defect "bad_crc_answered"')):
+        result = subprocess.run([emulator, "--profile", str(DMM), *argv], capture_output=True,
+                                text=True, stdin=subprocess.PIPE, timeout=30)
+        assert result.returncode == 2, (argv, result.stderr)
+        assert problem in result.stderr, (argv, result.stderr)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from .._core import ProtocolError, ScpiClient, Transport
+from .._core import ConfigError, ProtocolError, ScpiClient, Transport
 from ..protocols import AppliedOutput, Dmm, Identity, PowerSupply, ReferenceSource, ScpiInstrument
 from . import Driver
 
@@ -41,8 +41,11 @@ class ScpiDriver(Driver):
     def client(self) -> ScpiClient:
         """The SCPI client, connected on first use."""
         if self._client is None:
-            resource = next(self.resources[kind] for kind in self.binds if kind in self.resources)
-            self._transport = self.transports.open(resource)
+            kinds = [kind for kind in self.binds if kind in self.resources]
+            if not kinds:
+                raise ConfigError(f"{self.name}: no resource this driver can use "
+                                  f"(it binds: {', '.join(self.binds)})")
+            self._transport = self.transports.open(self.resources[kinds[0]])
             self._client = ScpiClient(self._transport, timeout=self.timeout)
         return self._client
 
