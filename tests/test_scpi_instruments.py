@@ -206,7 +206,7 @@ def test_a_flooded_queue_ends_in_overflow_and_is_drained(live: callable) -> None
     assert len(entries) == 10
     assert entries[-1] == (-350, "Queue overflow")
     tight = ScpiClient(TcpTransport("127.0.0.1", dmm.resources["tcp"].port), timeout=2.0,
-                       check_errors=False, max_error_queue=3)
+                       check_errors=False, max_error_queue=3, resync_quiet=0.05)
     for _ in range(5):
         tight.command("BOGUS")
     with pytest.raises(ProtocolError, match="never empties"):

@@ -109,7 +109,8 @@ class ModbusClient:
 
 class ScpiClient:
     def __init__(self, transport: Transport, timeout: float = 1.0, terminator: str = "\n",
-                 check_errors: bool = True, max_error_queue: int = 32) -> None: ...
+                 check_errors: bool = True, max_error_queue: int = 32,
+                 resync_quiet: float = 0.1) -> None: ...
     timeout: float
     @property
     def terminator(self) -> str: ...

@@ -85,22 +85,26 @@ using release_gil = py::call_guard<py::gil_scoped_release>;
 void bind_scpi(py::module_& m) {
   py::class_<RecordingScpiClient, std::shared_ptr<RecordingScpiClient>>(
       m, "ScpiClient",
-      "SCPI / IEEE 488.2 client over a Transport. timeout is seconds per message (the error "
-      "drain after it gets the same again). After every command and query the error queue is "
-      "drained (SYST:ERR?); entries raise ScpiError. Not thread-safe: one thread per client.")
+      "SCPI / IEEE 488.2 client over a Transport. timeout is seconds per message (each "
+      "SYST:ERR? of the drain gets its own). After every command and query the error queue is "
+      "drained (SYST:ERR?); entries raise ScpiError. After a timeout or protocol error the next "
+      "message waits for resync_quiet seconds of quiet line first. Not thread-safe: one thread "
+      "per client.")
       .def(py::init([](std::shared_ptr<Transport> transport, double timeout,
                        const std::string& terminator, bool check_errors,
-                       std::size_t max_error_queue) {
+                       std::size_t max_error_queue, double resync_quiet) {
              if (!transport) throw std::invalid_argument("transport must not be None");
              scpi::ClientOptions options;
              options.timeout = seconds_to_ns(timeout, "timeout");
              options.terminator = terminator;
              options.check_errors = check_errors;
              options.max_error_queue = max_error_queue;
+             options.resync_quiet = seconds_to_ns(resync_quiet, "resync_quiet");
              return std::make_shared<RecordingScpiClient>(std::move(transport), options);
            }),
            py::arg("transport"), py::arg("timeout") = 1.0, py::arg("terminator") = "\n",
-           py::arg("check_errors") = true, py::arg("max_error_queue") = 32)
+           py::arg("check_errors") = true, py::arg("max_error_queue") = 32,
+           py::arg("resync_quiet") = 0.1)
       .def_property(
           "timeout",
           [](const RecordingScpiClient& self) {

@@ -19,8 +19,9 @@
 //   queue held, all entries kept), ProtocolError (unparseable response, overlong response,
 //   queue that never empties), DeviceTimeout (no complete response before the deadline; when
 //   the unanswered query left an error in the queue, ScpiError instead), TransportError.
-// - Every I/O step has a deadline: a command (and its error drain) and a query each get
-//   ClientOptions::timeout for their own message, and the same again for the drain.
+// - Every I/O step has a deadline: the program message (write, and for a query its complete
+//   response) gets ClientOptions::timeout, and so does each SYST:ERR? of the drain after it;
+//   a whole transaction is therefore bounded by (2 + max_error_queue) x timeout.
 // - Not thread-safe: one client per transport, used from one thread at a time.
 #include <cstdint>
 #include <memory>
@@ -132,8 +133,8 @@ Identity parse_identity(std::string_view text);
 // ---- client --------------------------------------------------------------------------------
 
 struct ClientOptions {
-  /// Per message: a command's write, a query's write + complete response; the error drain
-  /// after it gets the same budget again.
+  /// Per message: a command's write, a query's write + complete response, and each SYST:ERR?
+  /// (write + answer) of the drain after it.
   Nanoseconds timeout = std::chrono::seconds(1);
   /// Appended to every program message, and what ends every response message. "\n" (LF) is
   /// the IEEE 488.2 terminator on byte streams; "\r\n" for instruments that want CR LF.
