@@ -2,13 +2,19 @@
 #include <array>
 
 #include "common/device_kind.hpp"
+#include "dmm/kind.hpp"
 #include "meter/kind.hpp"
+#include "psu/kind.hpp"
+#include "source/kind.hpp"
 
 namespace hilbench::emu {
 
 std::span<const DeviceKind* const> registered_kinds() {
-  static constexpr std::array<const DeviceKind*, 1> kinds{
+  static constexpr std::array<const DeviceKind*, 4> kinds{
       &meter::kind,
+      &dmm::kind,
+      &source::kind,
+      &psu::kind,
   };
   return kinds;
 }

@@ -1,6 +1,7 @@
 """Device profiles: a device's identity, interfaces, register map and defect knobs as data.
 
-The emulator is the only parser of the profile schema (devices/meter/profile.cpp):
+The emulator is the only parser of the profile schemas (one per device kind,
+devices/<kind>/profile.cpp):
 load_profile builds its DeviceProfile from `hilbench-emulator --dump-profile`, which
 applies every default and names file and key path in every error (ConfigError here).
 The defect knobs come from the emulator too (`hilbench-emulator --list-defects`), see
@@ -95,20 +96,29 @@ class SerialSettings:
 
 @dataclass(frozen=True)
 class DeviceProfile:
+    """Any device kind's profile. What every kind has: path, sha256, kind, name,
+    description, identity (the kind's identity fields: the meter's Modbus objects, a SCPI
+    instrument's *IDN? fields manufacturer/model/serial_number/firmware), defects, and
+    `data`: the kind-specific tables of the dump as plain dicts (e.g. a DMM's "reading", a
+    source's "limits", a power supply's "limits" and "load"; units are in the key names).
+    The Modbus fields (unit, serial, limits, registers, bits) are filled for the meter
+    kind; other kinds keep their defaults (a SCPI instrument's serial is None in `data`)."""
+
     path: Path
     sha256: str
     kind: str
     name: str
     description: str
-    unit: int
     identity: dict[str, str]
-    serial: SerialSettings
-    max_read_registers: int
-    max_read_bits: int
-    registers: tuple[Register, ...]
-    bits: tuple[Bit, ...]
+    unit: int = 0
+    serial: SerialSettings = field(default_factory=SerialSettings)
+    max_read_registers: int = 0
+    max_read_bits: int = 0
+    registers: tuple[Register, ...] = ()
+    bits: tuple[Bit, ...] = ()
     defects: dict[str, bool] = field(default_factory=dict)
     has_serial: bool = True  # False: the profile declares no serial interface
+    data: dict[str, Any] = field(default_factory=dict)
 
     def registers_in(self, table: str) -> list[Register]:
         return sorted((r for r in self.registers if r.table == table), key=lambda r: r.address)
@@ -184,8 +194,19 @@ def load_profile(path: str | Path) -> DeviceProfile:
     return _profile_from_dump(path, hashlib.sha256(raw).hexdigest(), json.loads(result.stdout))
 
 
+# Keys of a dump every kind has; the rest is the kind's own data (DeviceProfile.data).
+_COMMON_DUMP_KEYS = ("schema", "device", "identity", "defects")
+
+
 def _profile_from_dump(path: Path, sha256: str, dump: dict[str, Any]) -> DeviceProfile:
     device = dump["device"]
+    if "registers" not in dump:  # not a Modbus device: identity, kind data, defects
+        return DeviceProfile(
+            path=path, sha256=sha256, kind=device["kind"], name=device["name"],
+            description=device["description"],
+            identity={key: str(value) for key, value in dump["identity"].items() if value != ""},
+            defects=dict(dump["defects"]), has_serial=dump.get("serial") is not None,
+            data={key: value for key, value in dump.items() if key not in _COMMON_DUMP_KEYS})
     # "" marks an optional identity object the device does not have.
     identity = {key: value for key, value in dump["identity"].items() if value != ""}
     # null: the profile declares no serial interface; keep the dataclass's defaults then.
@@ -215,4 +236,5 @@ def _profile_from_dump(path: Path, sha256: str, dump: dict[str, Any]) -> DeviceP
         bits=bits,
         defects=dict(dump["defects"]),
         has_serial=dump["serial"] is not None,
+        data={key: value for key, value in dump.items() if key not in _COMMON_DUMP_KEYS},
     )

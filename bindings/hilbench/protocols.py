@@ -2,13 +2,16 @@
 
 A suite says what it needs (`bench.find(ModbusDevice)`, the `dut` fixture), not which
 driver class provides it; drivers declare the protocols they implement
-(`Driver.implements`). Meter, Transmitter, ScpiInstrument, ReferenceSource and
-PowerSupply arrive with the emulated-bench issue, as further classes here.
+(`Driver.implements`). SCPI instruments: ScpiInstrument (any IEEE 488.2 / SCPI device),
+Dmm, ReferenceSource and PowerSupply (each also a ScpiInstrument today; the capability is
+what the suite needs, so a non-SCPI source could implement ReferenceSource too). Meter and
+Transmitter arrive with the emulated-bench issue. Units are in the names: volts, amps,
+degrees; all floats.
 """
 
 from __future__ import annotations
 
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, TypedDict, runtime_checkable
 
 from ._core import ModbusClient, Transport
 from .profile import DeviceProfile
@@ -45,4 +48,110 @@ class ModbusDevice(Device, Protocol):
 
     def transport(self, interface: str) -> Transport:
         """The raw transport behind `interface`, where raw bytes are the point."""
+        ...
+
+
+class Identity(TypedDict):
+    """*IDN? fields (IEEE 488.2 4.1.3.6); "0" where the device does not provide one."""
+
+    manufacturer: str
+    model: str
+    serial_number: str
+    firmware: str
+
+
+class AppliedOutput(TypedDict):
+    """What a reference source reports it applies (read back from the device)."""
+
+    voltage_v: float
+    current_a: float
+    phase_deg: float
+    output_on: bool
+
+
+@runtime_checkable
+class ScpiInstrument(Device, Protocol):
+    """An IEEE 488.2 / SCPI instrument. Every call drains the error queue (SYST:ERR?)
+    afterwards and raises hilbench.ScpiError for what it finds; every exchange is journaled.
+    """
+
+    def identify(self) -> Identity:
+        """*IDN?: manufacturer, model, serial_number, firmware."""
+        ...
+
+    def reset(self) -> None:
+        """*RST then *CLS: the instrument's reset state, status and error queue cleared."""
+        ...
+
+    def errors(self) -> list[tuple[int, str]]:
+        """Drains the error queue: [(code, message)], oldest first, returned as data."""
+        ...
+
+    def event_status(self) -> int:
+        """*ESR? (0..255; reading clears it): bit 5 command, 4 execution, 3 device, 2 query
+        error, 0 operation complete."""
+        ...
+
+    def query(self, message: str) -> str:
+        """Escape hatch: any query, its response text (terminator removed)."""
+        ...
+
+    def command(self, message: str) -> None:
+        """Escape hatch: any command (no response)."""
+        ...
+
+
+@runtime_checkable
+class Dmm(ScpiInstrument, Protocol):
+    """A digital multimeter taking DC readings."""
+
+    def measure_dc_voltage(self) -> float:
+        """One DC voltage reading, in volts."""
+        ...
+
+    def measure_dc_current(self) -> float:
+        """One DC current reading, in amps."""
+        ...
+
+
+@runtime_checkable
+class ReferenceSource(ScpiInstrument, Protocol):
+    """Applies a voltage, a current and the phase angle between them (a meter test source)."""
+
+    def apply(self, voltage_v: float, current_a: float, phase_deg: float) -> None:
+        """Sets voltage (volts), current (amps) and phase angle (degrees, current against
+        voltage); the output state is unchanged."""
+        ...
+
+    def output(self, on: bool) -> None:
+        """Switches the output on or off."""
+        ...
+
+    def applied(self) -> AppliedOutput:
+        """What the source reports it applies, read back from it."""
+        ...
+
+
+@runtime_checkable
+class PowerSupply(ScpiInstrument, Protocol):
+    """A DC power supply feeding the DUTs."""
+
+    def output(self, on: bool) -> None:
+        """Switches the output on or off."""
+        ...
+
+    def set_voltage(self, volts: float) -> None:
+        """The output voltage set point, in volts."""
+        ...
+
+    def set_current_limit(self, amps: float) -> None:
+        """The current limit, in amps."""
+        ...
+
+    def measured_voltage(self) -> float:
+        """The voltage at the output terminals, in volts (MEAS:VOLT?)."""
+        ...
+
+    def measured_current(self) -> float:
+        """The current into the load, in amps (MEAS:CURR?)."""
         ...

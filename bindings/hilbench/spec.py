@@ -65,6 +65,6 @@ class BenchSpec:
         return any(d.emulated for d in self.devices)
 
     def needs_umockdev(self) -> bool:
-        return any((d.emulator is not None and d.emulator.serial)
+        return any((d.emulator is not None and d.emulator.serial and d.profile.has_serial)
                    or any(r.needs_umockdev() for r in d.resources.values())
                    for d in self.devices)

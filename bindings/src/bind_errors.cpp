@@ -3,7 +3,8 @@
 //                 ├─ TransportError ─┬─ PortNotFound
 //                 │                  └─ ConnectionClosed
 //                 ├─ ProtocolError
-//                 ├─ DeviceError (protocol, code) ── ModbusException (function, code_name)
+//                 ├─ DeviceError (protocol, code) ─┬─ ModbusException (function, code_name)
+//                 │                                └─ ScpiError (message, entries)
 //                 ├─ ConfigError
 //                 └─ JournalError
 // Every instance carries .device, .operation, .deadline_s (float seconds or None), .detail.
@@ -12,6 +13,7 @@
 #include "bindings.hpp"
 #include "hilbench/errors.hpp"
 #include "hilbench/protocol/modbus.hpp"
+#include "hilbench/protocol/scpi.hpp"
 
 namespace py = pybind11;
 
@@ -27,6 +29,7 @@ struct PythonErrorClasses {
   PyObject* protocol = nullptr;
   PyObject* device_error = nullptr;
   PyObject* modbus_exception = nullptr;
+  PyObject* scpi_error = nullptr;
   PyObject* config = nullptr;
   PyObject* journal = nullptr;
 };
@@ -79,6 +82,10 @@ void bind_errors(py::module_& m) {
   classes.modbus_exception = make_class(
       m, "ModbusException", classes.device_error,
       "The device answered with a Modbus exception response; adds function and code_name.");
+  classes.scpi_error = make_class(
+      m, "ScpiError", classes.device_error,
+      "The instrument reported an error through its SCPI error queue; protocol 'scpi', code = "
+      "the first SCPI error number, message its text, entries every (code, message) drained.");
   classes.config =
       make_class(m, "ConfigError", classes.harness, "A bench file, profile or argument is wrong.");
   classes.journal = make_class(m, "JournalError", classes.harness,
@@ -95,6 +102,21 @@ void bind_errors(py::module_& m) {
       extra["function"] = e.function();
       extra["code_name"] = modbus::exception_name(static_cast<std::uint8_t>(e.code()));
       raise(classes.modbus_exception, e, extra);
+    } catch (const scpi::ScpiError& e) {
+      py::dict extra;
+      extra["protocol"] = e.protocol();
+      extra["code"] = e.code();
+      extra["message"] = py::reinterpret_steal<py::str>(PyUnicode_DecodeUTF8(
+          e.message().data(), static_cast<Py_ssize_t>(e.message().size()), "replace"));
+      py::list entries;
+      for (const scpi::ErrorEntry& entry : e.entries()) {
+        entries.append(py::make_tuple(
+            entry.code,
+            py::reinterpret_steal<py::str>(PyUnicode_DecodeUTF8(
+                entry.message.data(), static_cast<Py_ssize_t>(entry.message.size()), "replace"))));
+      }
+      extra["entries"] = entries;
+      raise(classes.scpi_error, e, extra);
     } catch (const DeviceError& e) {
       py::dict extra;
       extra["protocol"] = e.protocol();

@@ -13,6 +13,7 @@
 #include "hilbench/protocol/modbus.hpp"
 #include "hilbench/recorder.hpp"
 #include "py_bytes.hpp"
+#include "py_exchange.hpp"
 #include "py_json.hpp"
 #include "py_time.hpp"
 
@@ -56,23 +57,6 @@ struct RecordingClient {
 };
 
 using release_gil = py::call_guard<py::gil_scoped_release>;
-
-/// The exchange dict: protocol, transport, operation, request, response (bytes), request_ns,
-/// response_ns, outcome, error, fields (plain dict). Same keys for every protocol.
-py::dict exchange_to_dict(const Exchange& exchange) {
-  py::dict out;
-  out["protocol"] = exchange.protocol;
-  out["transport"] = exchange.transport;
-  out["operation"] = exchange.operation;
-  out["request"] = to_bytes(exchange.request);
-  out["response"] = to_bytes(exchange.response);
-  out["request_ns"] = exchange.request_ns;
-  out["response_ns"] = exchange.response_ns;
-  out["outcome"] = exchange.outcome;
-  out["error"] = exchange.error;
-  out["fields"] = to_python(exchange.fields);
-  return out;
-}
 
 modbus::DeviceIdCategory parse_category(const std::string& name) {
   if (name == "basic") return modbus::DeviceIdCategory::basic;

@@ -224,7 +224,9 @@ def record_view(record: Record) -> dict[str, Any]:
     keys = KEY_FIELDS.get(record.type) or tuple(sorted(k for k in data if k not in FRAME_FIELDS))
     fields = [(k, display(data[k])) for k in keys if k in data]
     request_ns, response_ns = data.get("request_ns"), data.get("response_ns")
-    if record.type == "exchange" and isinstance(request_ns, int) and isinstance(response_ns, int):
+    # 0 means "no response" (a SCPI command, a timeout, a broadcast): no latency to show.
+    if (record.type == "exchange" and isinstance(request_ns, int) and isinstance(response_ns, int)
+            and request_ns > 0 and response_ns > 0):
         fields.append(("latency_ms", f"{(response_ns - request_ns) / 1e6:.3f}"))
     return {"seq": record.seq, "hash": record.hash, "type": record.type, "wall": record.wall,
             "known": record.type in KEY_FIELDS, "fields": fields, "failed": _failed(record),

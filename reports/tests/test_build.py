@@ -328,3 +328,16 @@ def test_an_overdue_reference_calibration_warns_in_every_report(tmp_path: Path) 
         assert "CALIBRATION OVERDUE" in html and "ref-dmm" in html, page
         assert HOSTILE not in html  # the certificate text is escaped
     assert "ref-source" not in (out / "index.html").read_text(encoding="utf-8")
+
+
+def test_an_exchange_without_response_shows_no_latency() -> None:
+    from hilbench_reports.evidence import Record
+    from hilbench_reports.model import record_view
+
+    def view(response_ns: int) -> dict[str, str]:
+        data = {"protocol": "scpi", "request_ns": 1_000_000, "response_ns": response_ns,
+                "request_hex": "", "response_hex": "", "fields": {"command": "*RST"}}
+        return dict(record_view(Record(seq=1, hash="h", type="exchange", wall="w", data=data))["fields"])
+
+    assert "latency_ms" not in view(0)  # a command: it has no response of its own
+    assert view(3_500_000)["latency_ms"] == "2.500"
