@@ -70,8 +70,9 @@ def select_markets(requested: list[str] | None, run: Run,
     recorded = run.run_started.data.get("markets") if run.run_started else None
     if not isinstance(recorded, list) or not recorded:
         return list(catalog.markets), []
-    known = [m for m in dict.fromkeys(map(str, recorded)) if m in catalog.markets]
-    return known, [str(m) for m in recorded if m not in catalog.markets]
+    codes = list(dict.fromkeys(str(m) for m in recorded))  # a journal is untrusted input
+    return ([m for m in codes if m in catalog.markets],
+            [m for m in codes if m not in catalog.markets])
 
 
 def _summary(catalog: Catalog, run: Run, checked: dict[str, Any],
