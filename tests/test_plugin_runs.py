@@ -43,7 +43,7 @@ def records(evidence: Path) -> list[dict]:
 
 
 @pytest.mark.parametrize("interface", ["tcp", "rtu"])
-def test_emulator_killed_mid_test_fails_that_test_and_the_run_goes_on(tmp_path, interface):
+def test_emulator_killed_mid_test_errors_that_test_and_the_run_goes_on(tmp_path, interface):
     lab = tmp_path / "lab"
     lab.mkdir()
     (lab / "test_lab.py").write_text(LAB_TESTS.replace("{interface}", interface))
@@ -57,7 +57,8 @@ def test_emulator_killed_mid_test_fails_that_test_and_the_run_goes_on(tmp_path, 
     assert ("ConnectionClosed" in out or "TransportError" in out or "DeviceTimeout" in out)
     journal = records(evidence)
     finished = {r["data"]["nodeid"].split("::")[-1]: r["data"] for r in journal if r["type"] == "test_finished"}
-    assert finished["test_a_emulator_killed_mid_test"]["outcome"] == "failed"
+    # The bench broke under the test: no verdict on the device, so "error", not "failed".
+    assert finished["test_a_emulator_killed_mid_test"]["outcome"] == "error"
     assert finished["test_a_emulator_killed_mid_test"]["message"]
     assert finished["test_b_next_test_runs_on_a_restarted_emulator"]["outcome"] == "passed"
     assert "test_c_plain_test_is_not_journaled" not in finished
@@ -233,7 +234,7 @@ def test_a_dropped_tcp_connection_is_reopened_for_the_next_test_and_journaled(tm
         emulator.stop()
     outcomes = {r["data"]["nodeid"].split("::")[-1]: r["data"]["outcome"]
                 for r in records(evidence) if r["type"] == "test_finished"}
-    assert outcomes == {"test_a_the_device_reboots_mid_test": "failed",
+    assert outcomes == {"test_a_the_device_reboots_mid_test": "error",  # no verdict reached
                         "test_b_the_next_test_runs_on_a_reopened_connection": "passed",
                         "test_c_and_so_does_the_one_after_a_drop_between_tests": "passed",
                         "test_d_reconnected_again": "passed"}, result.stdout[-3000:]

@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import struct
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,23 +59,46 @@ class Register:
     unit: str
     value: float
     writable: bool
+    word_order: str = "big"  # of 32-bit values: "big" = high word at the lower address
+    band: tuple[float, float] | None = None  # a live measurement's declared (min, max)
 
     @property
     def words(self) -> int:
         return REGISTER_TYPES[self.type]
 
-    def raw_words(self) -> list[int]:
-        """The register words the device must hold for `value` (big-endian word order)."""
-        import struct
+    @property
+    def live(self) -> bool:
+        """A live measurement (judged within its band) rather than a static value (exact)."""
+        return self.band is not None
 
+    def raw_words(self) -> list[int]:
+        """The register words, in address order, the device must hold for `value`."""
         raw_value = self.value * self.scale
         if self.type == "f32":
             packed = struct.pack(">f", raw_value)
         else:
             raw = int(round(raw_value))
-            fmt = {"u16": ">H", "i16": ">h", "u32": ">I", "i32": ">i"}[self.type]
-            packed = struct.pack(fmt, raw)
-        return [int.from_bytes(packed[i:i + 2], "big") for i in range(0, len(packed), 2)]
+            packed = struct.pack(_STRUCT_FORMATS[self.type], raw)
+        words = [int.from_bytes(packed[i:i + 2], "big") for i in range(0, len(packed), 2)]
+        return words[::-1] if self.word_order == "little" else words
+
+    def decode(self, words: list[int]) -> float:
+        """The engineering value of register words read in address order (type, word order
+        and scaling as declared)."""
+        if len(words) != self.words:
+            raise ValueError(f"{self.name}: {len(words)} words, a {self.type} has {self.words}")
+        ordered = words[::-1] if self.word_order == "little" else words
+        packed = b"".join(w.to_bytes(2, "big") for w in ordered)
+        raw = struct.unpack(">f" if self.type == "f32" else _STRUCT_FORMATS[self.type], packed)[0]
+        return float(raw) / self.scale
+
+    def resolution(self) -> float:
+        """One count of the raw value in engineering units (the tolerance of an exact match
+        after scaling; f32 values compare to single precision instead)."""
+        return 1.0 / self.scale
+
+
+_STRUCT_FORMATS = {"u16": ">H", "i16": ">h", "u32": ">I", "i32": ">i"}
 
 
 @dataclass(frozen=True)
@@ -214,7 +238,9 @@ def _profile_from_dump(path: Path, sha256: str, dump: dict[str, Any]) -> DeviceP
     registers = tuple(
         Register(table=r["table"], address=r["address"], name=r["name"], type=r["type"],
                  scale=float(r["scale"]), unit=r["unit"], value=float(r["value"]),
-                 writable=r["writable"])
+                 writable=r["writable"], word_order=r.get("word_order", "big"),
+                 band=(float(r["band"]["min"]), float(r["band"]["max"]))
+                 if r.get("band") else None)
         for r in dump["registers"])
     bits = tuple(
         [Bit(table="coil", address=b["address"], name=b["name"], value=b["value"],

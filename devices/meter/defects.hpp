@@ -9,7 +9,7 @@
 
 namespace hilbench::emu::meter {
 
-inline constexpr std::array<DefectInfo, 6> defect_table{{
+inline constexpr std::array<DefectInfo, 17> defect_table{{
     {"illegal_address_returns_data",
      "reads of unmapped addresses return 0 and writes to them are acknowledged, instead of "
      "exception 02",
@@ -27,6 +27,44 @@ inline constexpr std::array<DefectInfo, 6> defect_table{{
      "MODBUS-APP-6.21: the device identification matches the declared one"},
     {"tcp_register_skew", "over TCP, input registers read one count higher than over RTU",
      "HB-IOP-01: the same register reads the same over every interface"},
+    // ---- issue 7: one knob per claim of the deeper suite (docs/mutation-matrix.md) ----
+    {"range_crossing_answered",
+     "reads that start inside a table and run past its end are answered (the missing "
+     "addresses as 0); only the start address is checked",
+     "MODBUS-APP-7-02: start address + quantity beyond the table gives 02"},
+    {"quantity_zero_accepted",
+     "reads and writes of quantity 0 are answered normally (byte count 0, or the echo)",
+     "MODBUS-APP-7-03: quantity 0 gives 03"},
+    {"byte_count_mismatch_accepted",
+     "FC15/FC16 whose byte count disagrees with the quantity are executed when enough data "
+     "follows",
+     "MODBUS-APP-7-03: a write-multiple whose byte count does not match gives 03"},
+    {"bit_byte_count_off_by_one",
+     "FC1/FC2 reads of a multiple of 8 bits answer quantity / 8 + 1 data bytes (the byte "
+     "count says so too)",
+     "MODBUS-APP-RESP: the byte count of a bit read is ceil(quantity / 8)"},
+    {"write_multiple_registers_not_stored",
+     "FC16 is acknowledged but the values are not stored",
+     "MODBUS-APP-WRITE: an acknowledged write reads back"},
+    {"word_order_swapped",
+     "32-bit values are served in the other word order than the profile declares, on every "
+     "interface",
+     "HB-DATA-01: values are served in the declared type, word order and scaling"},
+    {"live_value_out_of_band",
+     "registers with a declared band (live measurements) read 0, outside their band",
+     "HB-DATA-01: live measurements lie within their declared band"},
+    {"mbap_transaction_id_top_bit_cleared",
+     "Modbus TCP answers echo the transaction id with bit 15 cleared (a 15-bit counter)",
+     "MODBUS-TCP-MBAP: the answer echoes the request's transaction id"},
+    {"mbap_unit_id_not_echoed",
+     "Modbus TCP answers to unit 0xFF carry the device's own unit id instead of the echo",
+     "MODBUS-TCP-MBAP: the answer echoes the request's unit id"},
+    {"rtu_other_unit_answered",
+     "RTU frames addressed to another unit are served and answered with the device's address",
+     "MODBUS-SL-ADDR: a frame for another address gets no reply"},
+    {"rtu_broadcast_answered",
+     "RTU broadcast (address 0) writes are executed and answered",
+     "MODBUS-SL-ADDR: a broadcast is never answered"},
 }};
 
 /// The knob called `name`; an unknown name does not compile.

@@ -158,13 +158,18 @@ std::optional<Bytes> ModbusServer::read_bits(std::span<const std::uint8_t> pdu, 
   unsigned quantity = be16(pdu, 3);
 
   bool lenient = defect(meter_defect("illegal_address_returns_data"));
-  if (quantity < 1 || quantity > std::min(spec_max_read_bits, max_quantity)) {
+  const bool zero_accepted = quantity == 0 && defect(meter_defect("quantity_zero_accepted"));
+  if (!zero_accepted && (quantity < 1 || quantity > std::min(spec_max_read_bits, max_quantity))) {
     if (!defect(meter_defect("illegal_value_accepted")))
       return exception_pdu(function, exception_code::illegal_data_value);
     quantity = std::min(quantity, byte_count_max_bits);
     lenient = true;
   }
-  if (!lenient) {
+  // range_crossing_answered: only the start address is checked.
+  if (!lenient && defect(meter_defect("range_crossing_answered")) &&
+      bits.contains(static_cast<std::uint16_t>(first)))
+    lenient = true;
+  if (!lenient && !zero_accepted) {
     if (first + quantity > 0x10000)
       return exception_pdu(function, exception_code::illegal_data_address);
     for (unsigned address = first; address < first + quantity; ++address)
@@ -172,7 +177,9 @@ std::optional<Bytes> ModbusServer::read_bits(std::span<const std::uint8_t> pdu, 
         return exception_pdu(function, exception_code::illegal_data_address);
   }
 
-  const unsigned byte_count = (quantity + 7) / 8;
+  unsigned byte_count = (quantity + 7) / 8;
+  if (quantity > 0 && quantity % 8 == 0 && defect(meter_defect("bit_byte_count_off_by_one")))
+    byte_count = quantity / 8 + 1;
   Bytes reply{function, static_cast<std::uint8_t>(byte_count)};
   reply.resize(2 + byte_count, 0);
   for (unsigned offset = 0; offset < quantity; ++offset) {
@@ -202,12 +209,25 @@ std::uint16_t ModbusServer::served_word(const RegisterMap& map, std::uint16_t ad
                                         bool skewed) const {
   auto cell = map.find(address);
   if (cell == map.end()) return 0;
-  if (!skewed) return cell->second.value;
   const RegisterSpec& spec = profile_.registers[cell->second.spec_index];
+  if (spec.band_min && defect(meter_defect("live_value_out_of_band"))) {
+    // Every word 0 (a dead sensor), or 0xFFFF when the band holds 0 (a saturated one).
+    const bool holds_zero = *spec.band_min <= 0.0 && 0.0 <= *spec.band_max;
+    return holds_zero ? 0xFFFF : 0;
+  }
+  if (word_count(spec.type) == 2 && defect(meter_defect("word_order_swapped"))) {
+    const auto other = static_cast<std::uint16_t>(spec.address + (1 - cell->second.word_index));
+    return map.at(other).value;  // the other half: the pair reads in the other word order
+  }
+  if (!skewed) return cell->second.value;
   std::vector<std::uint16_t> words;
   for (unsigned word = 0; word < word_count(spec.type); ++word)
     words.push_back(map.at(static_cast<std::uint16_t>(spec.address + word)).value);
-  return plus_one_count(spec.type, std::move(words))[cell->second.word_index];
+  const bool little = spec.word_order == WordOrder::little && words.size() == 2;
+  if (little) std::swap(words[0], words[1]);  // plus_one_count takes the high word first
+  words = plus_one_count(spec.type, std::move(words));
+  if (little) std::swap(words[0], words[1]);
+  return words[cell->second.word_index];
 }
 
 std::optional<Bytes> ModbusServer::read_registers(std::span<const std::uint8_t> pdu,
@@ -219,14 +239,22 @@ std::optional<Bytes> ModbusServer::read_registers(std::span<const std::uint8_t> 
   const RegisterMap& map = registers_of(table);
 
   bool lenient = defect(meter_defect("illegal_address_returns_data"));
-  if (quantity < 1 ||
-      quantity > std::min(spec_max_read_registers, profile_.limits.max_read_registers)) {
+  const bool zero_accepted = quantity == 0 && defect(meter_defect("quantity_zero_accepted"));
+  if (!zero_accepted &&
+      (quantity < 1 ||
+       quantity > std::min(spec_max_read_registers, profile_.limits.max_read_registers))) {
     if (!defect(meter_defect("illegal_value_accepted")))
       return exception_pdu(function, exception_code::illegal_data_value);
     quantity = std::min(quantity, byte_count_max_registers);
     lenient = true;
   }
-  if (!lenient && !whole_registers(map, first, quantity))
+  // range_crossing_answered: a range starting on a register's first word is served even
+  // when it runs past the end of the map.
+  if (!lenient && defect(meter_defect("range_crossing_answered"))) {
+    auto start = map.find(static_cast<std::uint16_t>(first));
+    lenient = start != map.end() && start->second.word_index == 0;
+  }
+  if (!lenient && !zero_accepted && !whole_registers(map, first, quantity))
     return exception_pdu(function, exception_code::illegal_data_address);
 
   const bool skewed =
@@ -289,8 +317,12 @@ std::optional<Bytes> ModbusServer::write_multiple_coils(std::span<const std::uin
   const unsigned first = be16(pdu, 1);
   const unsigned quantity = be16(pdu, 3);
   const unsigned byte_count = pdu[5];
-  const bool consistent = byte_count == (quantity + 7) / 8 && pdu.size() == 6u + byte_count;
-  const bool in_range = quantity >= 1 && quantity <= spec_max_write_coils;
+  bool consistent = byte_count == (quantity + 7) / 8 && pdu.size() == 6u + byte_count;
+  // byte_count_mismatch_accepted: the quantity alone decides, if enough data follows.
+  if (!consistent && defect(meter_defect("byte_count_mismatch_accepted")))
+    consistent = pdu.size() >= 6u + (quantity + 7) / 8;
+  const bool zero_accepted = quantity == 0 && defect(meter_defect("quantity_zero_accepted"));
+  const bool in_range = (quantity >= 1 || zero_accepted) && quantity <= spec_max_write_coils;
   if (!consistent || (!in_range && !defect(meter_defect("illegal_value_accepted"))))
     return exception_pdu(function, exception_code::illegal_data_value);
 
@@ -319,8 +351,11 @@ std::optional<Bytes> ModbusServer::write_multiple_registers(std::span<const std:
   const unsigned first = be16(pdu, 1);
   const unsigned quantity = be16(pdu, 3);
   const unsigned byte_count = pdu[5];
-  const bool consistent = byte_count == quantity * 2 && pdu.size() == 6u + byte_count;
-  const bool in_range = quantity >= 1 && quantity <= spec_max_write_registers;
+  bool consistent = byte_count == quantity * 2 && pdu.size() == 6u + byte_count;
+  if (!consistent && defect(meter_defect("byte_count_mismatch_accepted")))
+    consistent = pdu.size() >= 6u + quantity * 2;
+  const bool zero_accepted = quantity == 0 && defect(meter_defect("quantity_zero_accepted"));
+  const bool in_range = (quantity >= 1 || zero_accepted) && quantity <= spec_max_write_registers;
   if (!consistent || (!in_range && !defect(meter_defect("illegal_value_accepted"))))
     return exception_pdu(function, exception_code::illegal_data_value);
 
@@ -332,7 +367,8 @@ std::optional<Bytes> ModbusServer::write_multiple_registers(std::span<const std:
     if (cell != holding_registers_.end() && !profile_.registers[cell->second.spec_index].writable)
       return exception_pdu(function, exception_code::illegal_data_address);
   }
-  for (unsigned offset = 0; offset < quantity && first + offset <= 0xFFFF; ++offset) {
+  const bool stored = !defect(meter_defect("write_multiple_registers_not_stored"));
+  for (unsigned offset = 0; stored && offset < quantity && first + offset <= 0xFFFF; ++offset) {
     auto cell = holding_registers_.find(static_cast<std::uint16_t>(first + offset));
     if (cell != holding_registers_.end()) cell->second.value = be16(pdu, 6 + 2 * offset);
   }
@@ -423,17 +459,21 @@ std::optional<Bytes> ModbusServer::handle_rtu_frame(std::span<const std::uint8_t
     return std::nullopt;
 
   const std::uint8_t address = frame[0];
+  std::optional<Bytes> reply_pdu;
   if (address == rtu_broadcast_address) {
-    handle_pdu(body.subspan(1), Interface::rtu);  // writes take effect; nobody answers
+    reply_pdu = handle_pdu(body.subspan(1), Interface::rtu);  // writes take effect
+    if (!defect(meter_defect("rtu_broadcast_answered"))) return std::nullopt;  // unanswered
+  } else if (address == profile_.unit || defect(meter_defect("rtu_other_unit_answered"))) {
+    reply_pdu = handle_pdu(body.subspan(1), Interface::rtu);
+  } else {
     return std::nullopt;
   }
-  if (address != profile_.unit) return std::nullopt;
-  auto reply_pdu = handle_pdu(body.subspan(1), Interface::rtu);
+  // Answers (the defective ones too) always carry the device's own address.
   if (!reply_pdu) return std::nullopt;
 
   Bytes reply;
   reply.reserve(reply_pdu->size() + 3);
-  reply.push_back(address);
+  reply.push_back(profile_.unit);
   reply.insert(reply.end(), reply_pdu->begin(), reply_pdu->end());
   const std::uint16_t crc = crc16_modbus(reply);
   reply.push_back(static_cast<std::uint8_t>(crc & 0xFF));  // CRC goes low byte first
@@ -451,8 +491,9 @@ std::optional<Bytes> ModbusServer::handle_tcp_frame(std::span<const std::uint8_t
   auto reply_pdu = handle_pdu(frame.subspan(mbap_header_size), Interface::tcp);
   if (!reply_pdu) return std::nullopt;
   Bytes reply{frame[0], frame[1], 0x00, 0x00};  // same transaction id, protocol 0
+  if (defect(meter_defect("mbap_transaction_id_top_bit_cleared"))) reply[0] &= 0x7F;
   put_be16(reply, static_cast<std::uint16_t>(reply_pdu->size() + 1));
-  reply.push_back(unit);
+  reply.push_back(defect(meter_defect("mbap_unit_id_not_echoed")) ? profile_.unit : unit);
   reply.insert(reply.end(), reply_pdu->begin(), reply_pdu->end());
   return reply;
 }

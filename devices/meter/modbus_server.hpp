@@ -40,6 +40,23 @@
 //     changed (d -> (d + 1) mod 10; "1" appended if it has no digit).
 //   tcp_register_skew: over TCP, input registers (FC4) read one count higher (raw + 1 of
 //     each register, wrapping; +1.0 for f32) than over RTU.
+//   range_crossing_answered: a read whose start address is mapped (a register's first
+//     word) is served whatever its end; the addresses past the map read as 0.
+//   quantity_zero_accepted: FC1-4 with quantity 0 answer byte count 0; FC15/16 with
+//     quantity 0 (and byte count 0) are acknowledged.
+//   byte_count_mismatch_accepted: FC15/16 are executed by their quantity whenever at least
+//     the data it needs follows, whatever the byte count says.
+//   bit_byte_count_off_by_one: FC1/2 of a multiple of 8 bits answer quantity/8 + 1 bytes.
+//   write_multiple_registers_not_stored: FC16 is acknowledged, nothing is stored.
+//   word_order_swapped: 32-bit registers are served in the other word order (everywhere).
+//   live_value_out_of_band: registers with a declared band read 0 in every word (0xFFFF
+//     when the band holds 0).
+//   mbap_transaction_id_top_bit_cleared: TCP answers echo the transaction id & 0x7FFF.
+//   mbap_unit_id_not_echoed: TCP answers carry the profile's unit, not the request's.
+//   rtu_other_unit_answered: RTU frames for any address are served and answered.
+//   rtu_broadcast_answered: RTU broadcasts are executed and answered.
+// - Registers of a 32-bit type are stored in the profile's word order (big: high word at
+//   the lower address; little: the other way round).
 // - RTU: CRC-16/MODBUS (low byte first). Bad CRC -> silence; another unit address ->
 //   silence; address 0 (broadcast) -> executed (writes take effect), never answered;
 //   frames shorter than 4 bytes -> silence.

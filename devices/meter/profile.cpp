@@ -26,6 +26,10 @@ constexpr std::array register_tables{
     std::pair{std::string_view{"input"}, RegisterTable::input},
     std::pair{std::string_view{"holding"}, RegisterTable::holding},
 };
+constexpr std::array word_orders{
+    std::pair{std::string_view{"big"}, WordOrder::big},
+    std::pair{std::string_view{"little"}, WordOrder::little},
+};
 constexpr std::array value_types{
     std::pair{std::string_view{"u16"}, ValueType::u16},
     std::pair{std::string_view{"i16"}, ValueType::i16},
@@ -195,12 +199,28 @@ DeviceProfile read_profile(const toml::table& document, const std::string& file)
     spec.unit = reader.optional_string("unit", spec.unit);
     spec.value = reader.required_number("value");
     spec.writable = reader.optional_bool("writable", false);
-    reader.finish("table, address, name, type, scale, unit, value, writable");
+    spec.word_order = reader.optional_choice("word_order", word_orders, WordOrder::big);
+    const toml::table& entry = *register_tables_list[index];
+    if (entry.contains("word_order") && word_count(spec.type) == 1)
+      reader.fail("word_order", entry.get("word_order"),
+                  fmt::format("word_order applies to 32-bit types only, not {}",
+                              to_string(spec.type)));
+    if (entry.contains("min") || entry.contains("max")) {
+      spec.band_min = reader.required_number("min");
+      spec.band_max = reader.required_number("max");
+      if (!(*spec.band_min <= spec.value && spec.value <= *spec.band_max))
+        reader.fail("value", entry.get("value"),
+                    fmt::format("value {} lies outside the declared band {}..{}", spec.value,
+                                *spec.band_min, *spec.band_max));
+    }
+    reader.finish("table, address, name, type, scale, unit, value, writable, word_order, min, max");
 
     std::string problem;
     spec.initial_words = encode_initial_value(spec.type, spec.value, spec.scale, problem);
     if (spec.initial_words.empty())
       reader.fail("value", register_tables_list[index]->get("value"), problem);
+    if (spec.word_order == WordOrder::little && spec.initial_words.size() == 2)
+      std::swap(spec.initial_words[0], spec.initial_words[1]);
 
     const unsigned last = spec.address + word_count(spec.type) - 1u;
     if (last > 0xFFFF)
@@ -263,6 +283,12 @@ std::string_view to_string(ValueType type) noexcept {
   return "?";
 }
 
+std::string_view to_string(WordOrder order) noexcept {
+  for (const auto& [name, value] : word_orders)
+    if (value == order) return name;
+  return "?";
+}
+
 unsigned word_count(ValueType type) noexcept {
   return (type == ValueType::u16 || type == ValueType::i16) ? 1u : 2u;
 }
@@ -299,8 +325,9 @@ nlohmann::ordered_json profile_to_json(const DeviceProfile& profile) {
   for (const RegisterSpec& spec : profile.registers) {
     json raw;
     if (spec.type == ValueType::f32) {
-      const std::uint32_t bits =
-          (std::uint32_t{spec.initial_words[0]} << 16) | spec.initial_words[1];
+      const bool little = spec.word_order == WordOrder::little;
+      const std::uint32_t bits = (std::uint32_t{spec.initial_words[little ? 1 : 0]} << 16) |
+                                 spec.initial_words[little ? 0 : 1];
       raw = static_cast<double>(std::bit_cast<float>(bits));
     } else {
       raw = std::llround(spec.value * spec.scale);
@@ -313,6 +340,10 @@ nlohmann::ordered_json profile_to_json(const DeviceProfile& profile) {
                                 {"unit", spec.unit},
                                 {"value", spec.value},
                                 {"writable", spec.writable},
+                                {"word_order", to_string(spec.word_order)},
+                                {"band", spec.band_min ? json{{"min", *spec.band_min},
+                                                              {"max", *spec.band_max}}
+                                                       : json(nullptr)},
                                 {"raw", raw},
                                 {"words", spec.initial_words}});
   }

@@ -20,7 +20,9 @@
 //   [limits]     max_read_registers (1..125),         optional, defaults 125 and 2000
 //                max_read_bits (1..2000)
 //   [[registers]] table ("input"|"holding"), address, name, type (u16|i16|u32|i32|f32),
-//                value required; scale (>0, default 1), unit ("1"), writable (false) optional
+//                value required; scale (>0, default 1), unit ("1"), writable (false),
+//                word_order ("big"|"little", big: high word first; 32-bit types only),
+//                min, max (a live measurement's band, both or neither; value within) optional
 //   [[coils]], [[discrete_inputs]]  address, name, value (bool); coils also writable (false)
 //   [defects]    knob names of meter/defects.hpp only, booleans (default false)
 // Point names are unique across the whole profile; addresses may not repeat or overlap
@@ -46,9 +48,12 @@ namespace hilbench::emu::meter {
 
 enum class RegisterTable : std::uint8_t { input, holding };
 enum class ValueType : std::uint8_t { u16, i16, u32, i32, f32 };
+/// Order of the two registers of a 32-bit value: big = high word at the lower address.
+enum class WordOrder : std::uint8_t { big, little };
 
 std::string_view to_string(RegisterTable table) noexcept;
 std::string_view to_string(ValueType type) noexcept;
+std::string_view to_string(WordOrder order) noexcept;
 /// Number of 16-bit registers a value of this type occupies (1 or 2).
 unsigned word_count(ValueType type) noexcept;
 
@@ -61,8 +66,13 @@ struct RegisterSpec {
   std::string unit = "1";
   double value = 0.0;  ///< engineering value as declared
   bool writable = false;
-  /// The initial register contents, high word first (big-endian word order). For the
-  /// integer types raw = round(value * scale); for f32 the IEEE-754 bits of value * scale.
+  WordOrder word_order = WordOrder::big;  ///< of 32-bit values
+  /// A live measurement's declared band (both or neither): a read anywhere in
+  /// [band_min, band_max] is right; without a band the value is static and must read exactly.
+  std::optional<double> band_min;
+  std::optional<double> band_max;
+  /// The initial register contents in address order (word_order applied). For the integer
+  /// types raw = round(value * scale); for f32 the IEEE-754 bits of value * scale.
   std::vector<std::uint16_t> initial_words;
 };
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from .errors import ReportError
 from .evidence import Run, read_run
-from .model import REPORT_FORMAT, calibration_warnings, emulated, market_report, run_header, test_counts, \
+from .model import REPORT_FORMAT, calibration_warnings, duts, emulated, market_report, run_header, test_counts, \
     unknown_requirement_ids
 from .requirement_catalog import Catalog, load_catalog
 from .verify import integrity
@@ -82,6 +82,8 @@ def _summary(catalog: Catalog, run: Run, checked: dict[str, Any],
         "catalog": {"id": catalog.id, "version": catalog.version},
         "run": run_header(run, catalog),
         "emulated": emulated(run),
+        # Declared and reported identity per DUT, as in every market report.
+        "duts": duts(run),
         "calibration_warnings": calibration_warnings(run),
         "integrity": checked,
         "tests": test_counts(run.tests),

@@ -13,11 +13,13 @@ from .evidence import Record, Run, TestResult
 from .requirement_catalog import Catalog, Requirement
 
 REPORT_FORMAT = {"name": "hilbench-market-report", "version": 1}
-STATUSES = ("passed", "failed", "inconclusive", "not applicable", "not tested")
+STATUSES = ("passed", "failed", "error", "inconclusive", "not applicable", "not tested")
 OUTCOMES = ("passed", "failed", "error", "not_applicable", "skipped", "unfinished")
 STATUS_LEGEND = {
     "passed": "every linked test passed (tests that did not apply are listed beside it)",
-    "failed": "at least one linked test failed or errored",
+    "failed": "at least one linked test reached a verdict against the device: it failed",
+    "error": "no linked test failed, but at least one could not reach a verdict (set-up, "
+             "bench or harness error, or an answer too malformed to judge the requirement by)",
     "inconclusive": "linked tests ran but gave no verdict (all skipped, or the run was cut short)",
     "not applicable": "every linked test found that the requirement does not apply to this "
                       "device or bench, and says why",
@@ -42,8 +44,13 @@ KEY_FIELDS = {
 def requirement_status(outcomes: list[str]) -> str:
     if not outcomes:
         return "not tested"
-    if any(o in ("failed", "error") for o in outcomes):
+    # A failure is a verdict against the device; an error is the absence of one (the test
+    # broke in set-up, or the device's answer could not be judged against this requirement),
+    # so it never reads as a failure of the requirement, nor lets it pass.
+    if "failed" in outcomes:
         return "failed"
+    if "error" in outcomes:
+        return "error"
     if all(o == "not_applicable" for o in outcomes):
         return "not applicable"
     if "passed" in outcomes and all(o in ("passed", "skipped", "not_applicable") for o in outcomes):

@@ -327,7 +327,11 @@ def test_an_overdue_reference_calibration_warns_in_every_report(tmp_path: Path) 
         html = (out / page).read_text(encoding="utf-8")
         assert "CALIBRATION OVERDUE" in html and "ref-dmm" in html, page
         assert HOSTILE not in html  # the certificate text is escaped
-    assert "ref-source" not in (out / "index.html").read_text(encoding="utf-8")
+    # The index lists every DUT (declared and reported identity); only the overdue one warns.
+    index = (out / "index.html").read_text(encoding="utf-8")
+    warnings = [line for line in index.splitlines() if "CALIBRATION OVERDUE" in line]
+    assert warnings and not any("ref-source" in line for line in warnings)
+    assert "ref-source" in index
 
 
 def test_an_exchange_without_response_shows_no_latency() -> None:
@@ -341,3 +345,49 @@ def test_an_exchange_without_response_shows_no_latency() -> None:
 
     assert "latency_ms" not in view(0)  # a command: it has no response of its own
     assert view(3_500_000)["latency_ms"] == "2.500"
+
+
+
+def test_error_is_a_status_of_its_own(tmp_path: Path) -> None:
+    """A test that could not reach a verdict (set-up error, harness error) makes its
+    requirements "error", never "failed" and never "passed"; a real failure still wins."""
+    directory = tmp_path / "err"
+    writer = RunWriter(directory)
+    writer.start()
+    writer.test("test_exception_01[tcp]", ("MODBUS-APP-7-01", *INPUT_VALIDATION), "error",
+                message="ProtocolError: transaction id 2 does not match the request's 1")
+    writer.test("test_exception_01[rtu]", ("MODBUS-APP-7-01", *INPUT_VALIDATION), "passed")
+    writer.test("test_exception_02[rtu]", ("MODBUS-APP-7-02", *INPUT_VALIDATION), "failed")
+    writer.finish()
+    build_reports(directory)
+    out = directory / "reports"
+    eu = statuses(out, "EU")
+    assert eu["MODBUS-APP-7-01"] == "error"
+    assert eu["MODBUS-APP-7-02"] == "failed"
+    assert eu["EN18031-GEC-6"] == "failed"  # one failure among an error and passes
+    assert report(out, "EU")["summary"]["status"]["error"] >= 1
+    html = (out / "report-EU.html").read_text(encoding="utf-8")
+    assert "status-error" in html and "could not reach a verdict" in html
+
+
+def test_index_and_summary_name_each_dut_with_declared_and_reported_identity(
+        tmp_path: Path) -> None:
+    directory = tmp_path / "ident"
+    writer = RunWriter(directory)
+    writer.start()
+    writer.append("dut", {"name": "em1", "kind": "meter", "emulated": True,
+                          "declared_identity": {"revision": "1.4.2", "vendor": "hilbench"},
+                          "endpoints": [], "defects": ["device_id_wrong_revision"]})
+    writer.append("dut_identity", {"dut": "em1", "declared": {"revision": "1.4.2"},
+                                   "reported": {"revision": f"1.4.3{HOSTILE}"},
+                                   "differs": ["revision"], "error": ""})
+    writer.finish()
+    build_reports(directory)
+    out = directory / "reports"
+    dut = json.loads((out / "summary.json").read_text())["duts"][-1]  # start() adds one too
+    assert dut["name"] == "em1" and dut["declared_identity"]["revision"] == "1.4.2"
+    assert dut["reported_identity"]["values"]["revision"] == f"1.4.3{HOSTILE}"
+    assert dut["reported_identity"]["differs"] == ["revision"]
+    index = (out / "index.html").read_text(encoding="utf-8")
+    assert "Reported identity" in index and "differs from declared" in index
+    assert "device_id_wrong_revision" in index and HOSTILE not in index

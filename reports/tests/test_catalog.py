@@ -11,7 +11,8 @@ from hilbench_reports import CatalogError, load_catalog
 from hilbench_reports.requirement_catalog import CONFIDENCE_TAGS, DEFAULT_CATALOG_DIR
 
 INTEROP = ("MODBUS-APP-7-01", "MODBUS-APP-7-02", "MODBUS-APP-7-03", "MODBUS-APP-6.21",
-           "MODBUS-SL-CRC", "HB-IOP-01")
+           "MODBUS-SL-CRC", "HB-IOP-01", "MODBUS-TCP-MBAP", "MODBUS-SL-ADDR", "MODBUS-APP-RESP",
+           "MODBUS-APP-WRITE", "HB-DATA-01")
 
 
 def test_catalog_has_id_version_and_the_markets() -> None:

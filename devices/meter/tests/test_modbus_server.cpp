@@ -549,6 +549,7 @@ struct Probe {
   std::string name;
   Bytes frame;
   bool tcp;
+  Bytes followup = {};  ///< an RTU frame sent next (state probes: does a write stick?)
 };
 
 std::vector<Probe> probes() {
@@ -564,6 +565,16 @@ std::vector<Probe> probes() {
       {"valid write", with_crc({1, 6, 0, 1, 0, 9}), false},
       {"read-only write", with_crc({1, 6, 0, 7, 0, 9}), false},
       {"other unit", with_crc({2, 3, 0, 0, 0, 1}), false},
+      {"range crossing the end", with_crc({1, 3, 0, 9, 0, 2}), false},
+      {"quantity 0", with_crc({1, 3, 0, 0, 0, 0}), false},
+      {"byte count mismatch", with_crc({1, 0x10, 0, 1, 0, 1, 4, 0, 15, 0, 0}), false},
+      {"8 bits", with_crc({1, 2, 0, 0, 0, 8}), false},
+      {"fc16 stored", with_crc({1, 0x10, 0, 1, 0, 1, 2, 0, 9}), false,
+       with_crc({1, 3, 0, 1, 0, 1})},
+      {"holding u32", with_crc({1, 3, 0, 5, 0, 2}), false},
+      {"transaction id 0x8001", mbap(0x8001, 1, read_request(3, 0, 1)), true},
+      {"unit 0xFF", mbap(1, 0xFF, read_request(3, 0, 1)), true},
+      {"broadcast", with_crc({0, 6, 0, 1, 0, 9}), false},
   };
 }
 
@@ -573,28 +584,48 @@ std::map<std::string, std::optional<Bytes>> answers(const std::vector<DefectId>&
     auto server = em1(defects);  // fresh state for every probe
     result[probe.name] =
         probe.tcp ? server.handle_tcp_frame(probe.frame) : server.handle_rtu_frame(probe.frame);
+    if (!probe.followup.empty()) {
+      auto after = server.handle_rtu_frame(probe.followup);
+      Bytes both = result[probe.name].value_or(Bytes{});
+      both.push_back(0xEE);  // separator
+      if (after) both.insert(both.end(), after->begin(), after->end());
+      result[probe.name] = both;
+    }
   }
   return result;
 }
 
 BOOST_AUTO_TEST_CASE(each_defect_changes_exactly_its_behaviour) {
   const auto baseline = answers({});
-  const std::map<DefectId, std::string> expected_change{
-      {meter_defect("illegal_address_returns_data"), "unmapped read"},
-      {meter_defect("illegal_function_silent"), "unsupported function"},
-      {meter_defect("illegal_value_accepted"), "quantity 126"},
-      {meter_defect("bad_crc_answered"), "bad crc"},
-      {meter_defect("device_id_wrong_revision"), "device id"},
-      {meter_defect("tcp_register_skew"), "tcp input registers"},
+  using Names = std::set<std::string>;
+  const std::map<DefectId, Names> expected_change{
+      // The older, broader knobs also break the narrower probes of their own claim.
+      {meter_defect("illegal_address_returns_data"), {"unmapped read", "range crossing the end"}},
+      {meter_defect("illegal_function_silent"), {"unsupported function"}},
+      {meter_defect("illegal_value_accepted"), {"quantity 126", "quantity 0"}},
+      {meter_defect("bad_crc_answered"), {"bad crc"}},
+      {meter_defect("device_id_wrong_revision"), {"device id"}},
+      {meter_defect("tcp_register_skew"), {"tcp input registers"}},
+      {meter_defect("range_crossing_answered"), {"range crossing the end"}},
+      {meter_defect("quantity_zero_accepted"), {"quantity 0"}},
+      {meter_defect("byte_count_mismatch_accepted"), {"byte count mismatch"}},
+      {meter_defect("bit_byte_count_off_by_one"), {"8 bits"}},
+      {meter_defect("write_multiple_registers_not_stored"), {"fc16 stored"}},
+      {meter_defect("word_order_swapped"), {"holding u32"}},
+      {meter_defect("live_value_out_of_band"), {"rtu input registers", "tcp input registers"}},
+      {meter_defect("mbap_transaction_id_top_bit_cleared"), {"transaction id 0x8001"}},
+      {meter_defect("mbap_unit_id_not_echoed"), {"unit 0xFF"}},
+      {meter_defect("rtu_other_unit_answered"), {"other unit"}},
+      {meter_defect("rtu_broadcast_answered"), {"broadcast"}},
   };
   BOOST_TEST(expected_change.size() == defect_table.size());
-  for (const auto& [defect, probe_name] : expected_change) {
+  for (const auto& [defect, probe_names] : expected_change) {
     BOOST_TEST_CONTEXT("defect " << defect_table[defect.index].name) {
       const auto with_defect = answers({defect});
       std::set<std::string> changed;
       for (const auto& [name, answer] : baseline)
         if (with_defect.at(name) != answer) changed.insert(name);
-      BOOST_TEST(changed == std::set<std::string>{probe_name}, boost::test_tools::per_element());
+      BOOST_TEST(changed == probe_names, boost::test_tools::per_element());
     }
   }
 }
@@ -680,6 +711,113 @@ BOOST_AUTO_TEST_CASE(tcp_register_skew) {
              boost::test_tools::per_element());
   BOOST_TEST(ask(shaped, read_request(3, 0, 2), Interface::tcp) == (Bytes{3, 4, 0, 0, 0xFF, 0xFF}),
              boost::test_tools::per_element());  // holding registers untouched
+}
+
+BOOST_AUTO_TEST_CASE(narrow_knobs_of_the_deeper_suite) {
+  {
+    auto server = em1({meter_defect("range_crossing_answered")});
+    BOOST_TEST(ask(server, read_request(3, 9, 2)) == (Bytes{3, 4, 0, 4, 0, 0}),
+               boost::test_tools::per_element());
+    expect_exception(server, read_request(3, 10, 1), 2);  // an unmapped start still gets 02
+    expect_exception(server, read_request(4, 11, 2), 2);  // so does half a u32
+  }
+  {
+    auto server = em1({meter_defect("quantity_zero_accepted")});
+    BOOST_TEST(ask(server, read_request(1, 0, 0)) == (Bytes{1, 0}), boost::test_tools::per_element());
+    BOOST_TEST(ask(server, Bytes{0x10, 0, 0, 0, 0, 0}) == (Bytes{0x10, 0, 0, 0, 0}),
+               boost::test_tools::per_element());
+    expect_exception(server, read_request(3, 0, 126), 3);  // the upper limit still holds
+  }
+  {
+    auto server = em1({meter_defect("byte_count_mismatch_accepted")});
+    BOOST_TEST(ask(server, Bytes{0x0F, 0, 1, 0, 1, 2, 1, 0}) == (Bytes{0x0F, 0, 1, 0, 1}),
+               boost::test_tools::per_element());
+    BOOST_TEST(server.coil(1).value() == true);
+    expect_exception(server, Bytes{0x10, 0, 1, 0, 2, 2, 0, 9}, 3);  // too little data: 03
+  }
+  {
+    auto server = em1({meter_defect("bit_byte_count_off_by_one")});
+    BOOST_TEST(ask(server, read_request(2, 0, 8)).size() == 2u + 2u);
+    BOOST_TEST(ask(server, read_request(2, 0, 7)).size() == 2u + 1u);
+  }
+  {
+    auto server = em1({meter_defect("write_multiple_registers_not_stored")});
+    BOOST_TEST(ask(server, Bytes{0x10, 0, 1, 0, 1, 2, 0, 9}) == (Bytes{0x10, 0, 1, 0, 1}),
+               boost::test_tools::per_element());
+    BOOST_TEST(server.register_word(RegisterTable::holding, 1).value() == 15);
+    BOOST_TEST(ask(server, Bytes{6, 0, 1, 0, 9}).size() == 5u);  // FC06 still stores
+    BOOST_TEST(server.register_word(RegisterTable::holding, 1).value() == 9);
+  }
+  {
+    auto server = em1({meter_defect("word_order_swapped")});
+    // firmware_build 20261125 = 0x0135 2905 served low word first, on both interfaces.
+    BOOST_TEST(ask(server, read_request(3, 5, 2)) == (Bytes{3, 4, 0x29, 0x05, 0x01, 0x35}),
+               boost::test_tools::per_element());
+  }
+  {
+    auto server = em1({meter_defect("live_value_out_of_band")});
+    BOOST_TEST(ask(server, read_request(4, 0, 1)) == (Bytes{4, 2, 0, 0}),
+               boost::test_tools::per_element());  // voltage band 207..253: reads 0
+    BOOST_TEST(ask(server, read_request(4, 3, 1)) == (Bytes{4, 2, 0xFF, 0xFF}),
+               boost::test_tools::per_element());  // current band 0..60 holds 0: 0xFFFF
+    BOOST_TEST(ask(server, read_request(3, 1, 1)) == (Bytes{3, 2, 0, 15}),
+               boost::test_tools::per_element());  // static values untouched
+  }
+  {
+    auto server = em1({meter_defect("mbap_transaction_id_top_bit_cleared")});
+    auto reply = server.handle_tcp_frame(mbap(0xFFFF, 1, read_request(3, 0, 1)));
+    BOOST_REQUIRE(reply.has_value());
+    BOOST_TEST((*reply)[0] == 0x7F);
+    BOOST_TEST((*reply)[1] == 0xFF);
+    BOOST_TEST((*server.handle_tcp_frame(mbap(0x1234, 1, read_request(3, 0, 1))))[0] == 0x12);
+  }
+  {
+    auto server = em1({meter_defect("mbap_unit_id_not_echoed")});
+    BOOST_TEST((*server.handle_tcp_frame(mbap(1, 0xFF, read_request(3, 0, 1))))[6] == 1);
+  }
+  {
+    auto server = em1({meter_defect("rtu_other_unit_answered")});
+    auto reply = server.handle_rtu_frame(with_crc({9, 3, 0, 0, 0, 1}));
+    BOOST_REQUIRE(reply.has_value());
+    BOOST_TEST(*reply == with_crc({1, 3, 2, 0, 1}), boost::test_tools::per_element());
+  }
+  {
+    auto server = em1({meter_defect("rtu_broadcast_answered")});
+    auto reply = server.handle_rtu_frame(with_crc({0, 6, 0, 1, 0, 9}));
+    BOOST_REQUIRE(reply.has_value());
+    BOOST_TEST(*reply == with_crc({1, 6, 0, 1, 0, 9}), boost::test_tools::per_element());
+    BOOST_TEST(server.register_word(RegisterTable::holding, 1).value() == 9);  // executed once
+  }
+}
+
+BOOST_AUTO_TEST_CASE(word_order_and_bands_come_from_the_profile) {
+  const DeviceProfile profile = parse_profile(R"(schema = 1
+[device]
+kind = "meter"
+name = "w"
+unit = 1
+[identity]
+vendor = "v"
+product_code = "p"
+revision = "1"
+[[registers]]
+table = "input"
+address = 0
+name = "energy"
+type = "u32"
+word_order = "little"
+value = 65536
+min = 0
+max = 100000
+)",
+                                              "w.toml");
+  BOOST_TEST(profile.registers[0].initial_words == (std::vector<std::uint16_t>{0, 1}),
+             boost::test_tools::per_element());
+  BOOST_TEST(profile.registers[0].band_max.value() == 100000.0);
+  const auto dump = profile_to_json(profile);
+  BOOST_TEST(dump["registers"][0]["word_order"] == "little");
+  BOOST_TEST(dump["registers"][0]["band"]["min"] == 0.0);
+  BOOST_TEST(dump["registers"][0]["raw"] == 65536);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -114,7 +114,7 @@ BOOST_AUTO_TEST_CASE(em1_profile_parses_completely) {
   BOOST_TEST(profile.limits.max_read_bits == 2000u);
   BOOST_TEST(profile.registers.size() == 15u);
   BOOST_TEST(profile.coils.size() == 2u);
-  BOOST_TEST(profile.discrete_inputs.size() == 2u);
+  BOOST_TEST(profile.discrete_inputs.size() == 8u);
   BOOST_TEST(active_defect_names(defect_table, profile.defects).empty());
 
   const RegisterSpec& voltage = profile.registers[0];
