@@ -73,9 +73,9 @@ def run_header(run: Run, catalog: Catalog) -> dict[str, Any]:
         "hilbench_version": started.get("hilbench_version"),
         "python": started.get("python"),
         "platform": started.get("platform"),
-        "argv": started.get("argv"),
+        "argv": _strings(started.get("argv")),
         "seed": started.get("seed"),
-        "markets": started.get("markets"),
+        "markets": _strings(started.get("markets")),
         "bench": bench,
         "catalog_version": recorded_catalog,
         "catalog_matches": recorded_catalog in (None, catalog.label),
@@ -83,6 +83,12 @@ def run_header(run: Run, catalog: Catalog) -> dict[str, Any]:
         "counts": finished.get("counts"),
         "run_started_seq": run.run_started.seq if run.run_started else None,
     }
+
+
+def _strings(value: Any) -> list[str] | None:
+    """A recorded list of names, as strings (a journal is untrusted input); None if absent."""
+    return [v if isinstance(v, str) else display(v) for v in value] \
+        if isinstance(value, list) else None
 
 
 def emulated(run: Run) -> bool | None:
