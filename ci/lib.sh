@@ -11,6 +11,7 @@ HB_DEBIAN_PACKAGES=(
   build-essential cmake ninja-build pkg-config
   libboost-test-dev libserialport-dev libusb-1.0-0-dev umockdev libumockdev-dev
   libfmt-dev libssl-dev nlohmann-json3-dev libtomlplusplus-dev libcli11-dev libasio-dev
+  clang-format
 )
 
 hb_log() { printf '\033[1m[hilbench]\033[0m %s\n' "$*" >&2; }

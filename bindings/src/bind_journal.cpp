@@ -84,8 +84,7 @@ struct PyJournal {
 
   std::shared_ptr<Journal> get() const {
     std::shared_ptr<Journal> current = peek();
-    if (!current)
-      throw JournalError({"journal:" + path.string(), "use", {}}, "journal is closed");
+    if (!current) throw JournalError({"journal:" + path.string(), "use", {}}, "journal is closed");
     return current;
   }
   std::shared_ptr<Journal> peek() const {
@@ -194,8 +193,7 @@ void bind_journal(py::module_& m) {
       "The canonical serialisation the journal hashes (sorted keys, compact, ASCII).");
 
   m.def(
-      "sha256_hex",
-      [](const HashInput& data) { return evidence::sha256_hex(data.bytes); },
+      "sha256_hex", [](const HashInput& data) { return evidence::sha256_hex(data.bytes); },
       py::arg("data"), py::call_guard<py::gil_scoped_release>(),
       "Hex SHA-256 of bytes, or of a str encoded as UTF-8.");
 }

@@ -24,8 +24,8 @@ template <>
 struct type_caster<hilbench::modbus::DeviceIdentification> {
   PYBIND11_TYPE_CASTER(hilbench::modbus::DeviceIdentification, const_name("dict[str, Any]"));
   bool load(handle, bool) { return false; }  // result only
-  static handle cast(const hilbench::modbus::DeviceIdentification& identity,
-                     return_value_policy, handle) {
+  static handle cast(const hilbench::modbus::DeviceIdentification& identity, return_value_policy,
+                     handle) {
     dict objects;
     for (const auto& [id, text] : identity.objects) {
       objects[int_(id)] = reinterpret_steal<str>(

@@ -127,8 +127,8 @@ int main(int argc, char** argv) {
     complain("--profile is required (or --list-defects)");
     return exit_code::usage;
   }
-  endpoints.serial_requested = app.count("--serial") > 0 || app.count("--serial-fd") > 0 ||
-                               app.count("--serial-socket") > 0;
+  endpoints.serial_requested =
+      app.count("--serial") > 0 || app.count("--serial-fd") > 0 || app.count("--serial-socket") > 0;
 
   std::unique_ptr<EmulatedDevice> device;
   const DeviceKind* kind = nullptr;

@@ -121,8 +121,9 @@ void schedule(std::deque<Timed>& queue, Clock::time_point& line_free, const Byte
   for (std::size_t start = 0; start < bytes.size(); start += group) {
     const std::size_t end = std::min(bytes.size(), start + group);
     at += character * static_cast<std::int64_t>(end - start);
-    queue.push_back({at, Bytes(bytes.begin() + static_cast<std::ptrdiff_t>(start),
-                               bytes.begin() + static_cast<std::ptrdiff_t>(end)),
+    queue.push_back({at,
+                     Bytes(bytes.begin() + static_cast<std::ptrdiff_t>(start),
+                           bytes.begin() + static_cast<std::ptrdiff_t>(end)),
                      framing});
   }
   line_free = at;
@@ -205,12 +206,11 @@ class PortRelay {
   }
 
   void accept_one() {
-    UniqueFd fd(::accept4(listener_.native_handle(), nullptr, nullptr,
-                          SOCK_CLOEXEC | SOCK_NONBLOCK));
+    UniqueFd fd(
+        ::accept4(listener_.native_handle(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK));
     if (fd.get() < 0) return;  // EAGAIN, or a client that gave up: nothing to do
     if (device_) {
-      log_(fmt::format("{}: a new emulator attached; dropping the previous one",
-                       port_.tty_name()));
+      log_(fmt::format("{}: a new emulator attached; dropping the previous one", port_.tty_name()));
       drop_device();
     } else {
       log_(fmt::format("{}: emulator attached", port_.tty_name()));
@@ -286,8 +286,8 @@ class PortRelay {
     const char type = static_cast<char>(device_buffer_[0]);
     if (type == uart_link::device_config) {
       try {
-        const auto config = nlohmann::json::parse(device_buffer_.begin() + 1,
-                                                  device_buffer_.begin() + static_cast<std::ptrdiff_t>(n));
+        const auto config = nlohmann::json::parse(
+            device_buffer_.begin() + 1, device_buffer_.begin() + static_cast<std::ptrdiff_t>(n));
         Framing framing;
         framing.baud = config.at("baud").get<unsigned>();
         framing.data_bits = config.at("data_bits").get<unsigned>();
@@ -303,9 +303,10 @@ class PortRelay {
       return;
     }
     if (type != uart_link::data || !device_framing_) return;  // data before settings: noise
-    schedule(to_host_, to_host_free_,
-             Bytes(device_buffer_.begin() + 1, device_buffer_.begin() + static_cast<std::ptrdiff_t>(n)),
-             *device_framing_, paced_);
+    schedule(
+        to_host_, to_host_free_,
+        Bytes(device_buffer_.begin() + 1, device_buffer_.begin() + static_cast<std::ptrdiff_t>(n)),
+        *device_framing_, paced_);
     arm(to_host_timer_, to_host_, [this] { release_to_host(); });
   }
 
@@ -327,15 +328,15 @@ class PortRelay {
     host_writing_ = true;
     host_in_flight_ = std::move(host_pending_);
     host_pending_.clear();
-    asio::async_write(host_, asio::buffer(host_in_flight_),
-                      [this, alive = std::weak_ptr<int>(alive_)](std::error_code error, std::size_t) {
-                        if (alive.expired() || error == asio::error::operation_aborted) return;
-                        host_writing_ = false;
-                        if (error)
-                          log_(fmt::format("{}: writing the pty failed: {}", port_.tty_name(),
-                                           error.message()));
-                        write_host();
-                      });
+    asio::async_write(
+        host_, asio::buffer(host_in_flight_),
+        [this, alive = std::weak_ptr<int>(alive_)](std::error_code error, std::size_t) {
+          if (alive.expired() || error == asio::error::operation_aborted) return;
+          host_writing_ = false;
+          if (error)
+            log_(fmt::format("{}: writing the pty failed: {}", port_.tty_name(), error.message()));
+          write_host();
+        });
   }
 
   // ---- common -----------------------------------------------------------------------
@@ -354,10 +355,10 @@ class PortRelay {
     if (!device_) return;
     const HostLine line = port_.host_line();
     const ModemLineState lines = port_.modem_lines();
-    const nlohmann::json message = {
-        {"baud", line.baud},         {"data_bits", line.data_bits}, {"parity", line.parity},
-        {"stop_bits", line.stop_bits}, {"break", line.break_on},    {"dtr", lines.dtr},
-        {"rts", lines.rts},          {"paced", paced_}};
+    const nlohmann::json message = {{"baud", line.baud},      {"data_bits", line.data_bits},
+                                    {"parity", line.parity},  {"stop_bits", line.stop_bits},
+                                    {"break", line.break_on}, {"dtr", lines.dtr},
+                                    {"rts", lines.rts},       {"paced", paced_}};
     const std::string text = message.dump();
     send_packet(uart_link::host_line, Bytes(text.begin(), text.end()));
   }
@@ -439,7 +440,8 @@ PortOption parse_port(const std::string& text, const UsbSerialIdentity& defaults
     if (second != std::string::npos) port.identity.product = rest.substr(second + 1);
   }
   if (port.tty.empty() || port.identity.serial.empty())
-    throw CLI::ValidationError("--port", fmt::format("expected TTY:SERIAL[:PRODUCT], got {:?}", text));
+    throw CLI::ValidationError("--port",
+                               fmt::format("expected TTY:SERIAL[:PRODUCT], got {:?}", text));
   return port;
 }
 
@@ -474,7 +476,13 @@ int run(const std::vector<PortOption>& ports, bool paced, Logger& log) {
     log(fmt::format("cannot set up the ports: {}", error.what()));
     return exit_code::failure;
   }
-  StdinWatch lifeline(io, [&] { log("stopping: stdin closed"); io.stop(); }, log);
+  StdinWatch lifeline(
+      io,
+      [&] {
+        log("stopping: stdin closed");
+        io.stop();
+      },
+      log);
   if (!write_ready_line(ready)) {
     log("cannot write the ready line to stdout");
     return exit_code::failure;
@@ -503,7 +511,8 @@ int main(int argc, char** argv) {
   bool unpaced = false;
   app.add_option("--port", port_texts, "a port: TTY:ADAPTER_SERIAL[:PRODUCT] (repeatable)")
       ->required();
-  app.add_option("--vid", defaults.vendor_id, "USB vendor id of every adapter")->capture_default_str();
+  app.add_option("--vid", defaults.vendor_id, "USB vendor id of every adapter")
+      ->capture_default_str();
   app.add_option("--pid", defaults.product_id, "USB product id of every adapter")
       ->capture_default_str();
   app.add_option("--manufacturer", defaults.manufacturer, "USB manufacturer string")

@@ -5,9 +5,9 @@
 #include <array>
 #include <asio.hpp>
 #include <functional>
+#include <hilbench/unique_fd.hpp>
 #include <memory>
 #include <nlohmann/json.hpp>
-#include <hilbench/unique_fd.hpp>
 #include <string>
 
 #include "common/serial_line.hpp"
@@ -74,7 +74,7 @@ struct SerialEndpoint {
   std::unique_ptr<UmockdevBench> bench;
   hilbench::UniqueFd socket;  ///< the presenter link, if any
   int device_fd = -1;
-  bool presenter_link = false;  ///< device_fd carries uart_link packets, not raw bytes
+  bool presenter_link = false;         ///< device_fd carries uart_link packets, not raw bytes
   nlohmann::ordered_json description;  ///< the ready line's "serial" object
 };
 /// Throws std::runtime_error when the port cannot be presented.

@@ -115,12 +115,12 @@ constexpr std::uint32_t kLineBits = CSIZE | PARENB | PARODD | CMSPAR | CSTOPB;
 
 unsigned baud_of_code(std::uint32_t code) {
   static constexpr std::pair<std::uint32_t, unsigned> table[] = {
-      {B50, 50},         {B75, 75},           {B110, 110},         {B134, 134},
-      {B150, 150},       {B200, 200},         {B300, 300},         {B600, 600},
-      {B1200, 1200},     {B1800, 1800},       {B2400, 2400},       {B4800, 4800},
-      {B9600, 9600},     {B19200, 19200},     {B38400, 38400},     {B57600, 57600},
-      {B115200, 115200}, {B230400, 230400},   {B460800, 460800},   {B500000, 500000},
-      {B576000, 576000}, {B921600, 921600},   {B1000000, 1000000}, {B1152000, 1152000},
+      {B50, 50},           {B75, 75},           {B110, 110},         {B134, 134},
+      {B150, 150},         {B200, 200},         {B300, 300},         {B600, 600},
+      {B1200, 1200},       {B1800, 1800},       {B2400, 2400},       {B4800, 4800},
+      {B9600, 9600},       {B19200, 19200},     {B38400, 38400},     {B57600, 57600},
+      {B115200, 115200},   {B230400, 230400},   {B460800, 460800},   {B500000, 500000},
+      {B576000, 576000},   {B921600, 921600},   {B1000000, 1000000}, {B1152000, 1152000},
       {B1500000, 1500000}, {B2000000, 2000000}, {B2500000, 2500000}, {B3000000, 3000000},
       {B3500000, 3500000}, {B4000000, 4000000}};
   for (const auto& [c, baud] : table)
@@ -178,10 +178,18 @@ class LineModel {
       unsigned baud = code == BOTHER && other_speed ? *other_speed : baud_of_code(code);
       if (baud != 0) line_.baud = baud;
       switch (cflag & CSIZE) {
-        case CS5: line_.data_bits = 5; break;
-        case CS6: line_.data_bits = 6; break;
-        case CS7: line_.data_bits = 7; break;
-        default: line_.data_bits = 8; break;
+        case CS5:
+          line_.data_bits = 5;
+          break;
+        case CS6:
+          line_.data_bits = 6;
+          break;
+        case CS7:
+          line_.data_bits = 7;
+          break;
+        default:
+          line_.data_bits = 8;
+          break;
       }
       if ((cflag & PARENB) == 0)
         line_.parity = "none";
@@ -259,8 +267,8 @@ void pass_through(UMockdevIoctlClient* client) {
 /// The ioctl's pointer argument resolved to `size` bytes of the client's memory, or null.
 GObjectPtr<UMockdevIoctlData> resolve(UMockdevIoctlClient* client, std::size_t size) {
   GError* raw_error = nullptr;
-  GObjectPtr<UMockdevIoctlData> data(umockdev_ioctl_data_resolve(
-      umockdev_ioctl_client_get_arg(client), 0, size, &raw_error));
+  GObjectPtr<UMockdevIoctlData> data(
+      umockdev_ioctl_data_resolve(umockdev_ioctl_client_get_arg(client), 0, size, &raw_error));
   GErrorPtr error(raw_error);
   if (!data || data->data_len < static_cast<gint>(size)) return nullptr;
   return data;
@@ -316,10 +324,14 @@ gboolean handle_ioctl(UMockdevIoctlBase* /*handler*/, UMockdevIoctlClient* clien
   auto& model = **static_cast<std::shared_ptr<LineModel>*>(user_data);
   const unsigned long request = umockdev_ioctl_client_get_request(client);
   switch (request) {
-    case TCSETS: case TCSETSW: case TCSETSF:
+    case TCSETS:
+    case TCSETSW:
+    case TCSETSF:
       set_termios(client, model, false);
       return TRUE;
-    case kTcsets2: case kTcsetsw2: case kTcsetsf2:
+    case kTcsets2:
+    case kTcsetsw2:
+    case kTcsetsf2:
       set_termios(client, model, true);
       return TRUE;
     case TCGETS:
@@ -328,7 +340,8 @@ gboolean handle_ioctl(UMockdevIoctlBase* /*handler*/, UMockdevIoctlClient* clien
     case kTcgets2:
       get_termios(client, model, true);
       return TRUE;
-    case TIOCSBRK: case TIOCCBRK:
+    case TIOCSBRK:
+    case TIOCCBRK:
       // A pty has no break; the model keeps it (a real adapter asserts the line).
       model.set_break(request == TIOCSBRK);
       umockdev_ioctl_client_complete(client, 0, 0);

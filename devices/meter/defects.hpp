@@ -43,8 +43,7 @@ inline constexpr std::array<DefectInfo, 17> defect_table{{
      "FC1/FC2 reads of a multiple of 8 bits answer quantity / 8 + 1 data bytes (the byte "
      "count says so too)",
      "MODBUS-APP-RESP: the byte count of a bit read is ceil(quantity / 8)"},
-    {"write_multiple_registers_not_stored",
-     "FC16 is acknowledged but the values are not stored",
+    {"write_multiple_registers_not_stored", "FC16 is acknowledged but the values are not stored",
      "MODBUS-APP-WRITE: an acknowledged write reads back"},
     {"word_order_swapped",
      "32-bit values are served in the other word order than the profile declares, on every "
@@ -62,8 +61,7 @@ inline constexpr std::array<DefectInfo, 17> defect_table{{
     {"rtu_other_unit_answered",
      "RTU frames addressed to another unit are served and answered with the device's address",
      "MODBUS-SL-ADDR: a frame for another address gets no reply"},
-    {"rtu_broadcast_answered",
-     "RTU broadcast (address 0) writes are executed and answered",
+    {"rtu_broadcast_answered", "RTU broadcast (address 0) writes are executed and answered",
      "MODBUS-SL-ADDR: a broadcast is never answered"},
 }};
 

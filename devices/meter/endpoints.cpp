@@ -3,9 +3,9 @@
 #include <fmt/format.h>
 
 #include <cerrno>
+#include <system_error>
 
 #include "common/uart_link.hpp"
-#include <system_error>
 
 namespace hilbench::emu::meter {
 
@@ -253,7 +253,8 @@ void RtuEndpoint::read_next() {
     } else if (count > 0 && read_buffer_[0] == static_cast<std::uint8_t>(uart_link::data)) {
       on_bytes(read_buffer_.data() + 1, count - 1);
     } else if (count > 0 && read_buffer_[0] == static_cast<std::uint8_t>(uart_link::host_line)) {
-      std::string line(read_buffer_.begin() + 1, read_buffer_.begin() + static_cast<std::ptrdiff_t>(count));
+      std::string line(read_buffer_.begin() + 1,
+                       read_buffer_.begin() + static_cast<std::ptrdiff_t>(count));
       if (line != host_line_) log_(fmt::format("host line: {}", line));
       host_line_ = std::move(line);
     }
@@ -273,9 +274,10 @@ void RtuEndpoint::on_bytes(const std::uint8_t* bytes, std::size_t count) {
   // frame ends t3.5 after that, so no reply starts before the request could have arrived.
   // Over a presenter link bytes arrive when the presenter says they crossed the wire.
   const auto now = asio::steady_timer::clock_type::now();
-  line_free_at_ = presenter_link_ ? now
-                                  : std::max(now, line_free_at_ + timing_.character_time) +
-                                        timing_.character_time * static_cast<std::int64_t>(count - 1);
+  line_free_at_ = presenter_link_
+                      ? now
+                      : std::max(now, line_free_at_ + timing_.character_time) +
+                            timing_.character_time * static_cast<std::int64_t>(count - 1);
   // Each byte restarts the t3.5 silence that ends the frame.
   silence_timer_.expires_at(line_free_at_ + timing_.frame_silence);
   silence_timer_.async_wait([this, alive = std::weak_ptr<int>(alive_),
@@ -318,16 +320,18 @@ void RtuEndpoint::send_next_group() {
   const std::size_t group_end = std::min(reply.size(), reply_bytes_sent_ + bytes_per_group_);
   // Release the group when its last byte would have finished arriving on a real line.
   // Over a presenter link the presenter paces: hand the reply over at once.
-  pacing_timer_.expires_at(presenter_link_ ? reply_started_
-                                           : reply_started_ + timing_.character_time *
-                                                                  static_cast<std::int64_t>(group_end));
+  pacing_timer_.expires_at(presenter_link_
+                               ? reply_started_
+                               : reply_started_ +
+                                     timing_.character_time * static_cast<std::int64_t>(group_end));
   pacing_timer_.async_wait(
       [this, alive = std::weak_ptr<int>(alive_), group_end](std::error_code error) {
         if (error || alive.expired() || closed_) return;
         const Bytes& reply = replies_.front();
         outgoing_.clear();
         if (presenter_link_) outgoing_.push_back(static_cast<std::uint8_t>(uart_link::data));
-        outgoing_.insert(outgoing_.end(), reply.begin() + static_cast<std::ptrdiff_t>(reply_bytes_sent_),
+        outgoing_.insert(outgoing_.end(),
+                         reply.begin() + static_cast<std::ptrdiff_t>(reply_bytes_sent_),
                          reply.begin() + static_cast<std::ptrdiff_t>(group_end));
         asio::async_write(
             port_, asio::buffer(outgoing_),

@@ -93,7 +93,8 @@ int EmulatedMeter::serve(const EndpointOptions& options, Logger& log) {
   }
   ready["defects"] = active_defect_names(defect_table, active.defects);
 
-  StdinWatch stdin_watch(io, [&] { shut_down("stdin closed"); }, log);
+  StdinWatch stdin_watch(
+      io, [&] { shut_down("stdin closed"); }, log);
   if (!write_ready_line(ready)) {
     log("cannot write the ready line to stdout");
     return exit_code::failure;

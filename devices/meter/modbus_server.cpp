@@ -240,9 +240,8 @@ std::optional<Bytes> ModbusServer::read_registers(std::span<const std::uint8_t> 
 
   bool lenient = defect(meter_defect("illegal_address_returns_data"));
   const bool zero_accepted = quantity == 0 && defect(meter_defect("quantity_zero_accepted"));
-  if (!zero_accepted &&
-      (quantity < 1 ||
-       quantity > std::min(spec_max_read_registers, profile_.limits.max_read_registers))) {
+  if (!zero_accepted && (quantity < 1 || quantity > std::min(spec_max_read_registers,
+                                                             profile_.limits.max_read_registers))) {
     if (!defect(meter_defect("illegal_value_accepted")))
       return exception_pdu(function, exception_code::illegal_data_value);
     quantity = std::min(quantity, byte_count_max_registers);
@@ -257,9 +256,8 @@ std::optional<Bytes> ModbusServer::read_registers(std::span<const std::uint8_t> 
   if (!lenient && !zero_accepted && !whole_registers(map, first, quantity))
     return exception_pdu(function, exception_code::illegal_data_address);
 
-  const bool skewed =
-      table == RegisterTable::input && via == Interface::tcp &&
-      defect(meter_defect("tcp_register_skew"));
+  const bool skewed = table == RegisterTable::input && via == Interface::tcp &&
+                      defect(meter_defect("tcp_register_skew"));
   Bytes reply{function, static_cast<std::uint8_t>(quantity * 2)};
   reply.reserve(2 + quantity * 2);
   for (unsigned offset = 0; offset < quantity; ++offset) {
@@ -461,7 +459,7 @@ std::optional<Bytes> ModbusServer::handle_rtu_frame(std::span<const std::uint8_t
   const std::uint8_t address = frame[0];
   std::optional<Bytes> reply_pdu;
   if (address == rtu_broadcast_address) {
-    reply_pdu = handle_pdu(body.subspan(1), Interface::rtu);  // writes take effect
+    reply_pdu = handle_pdu(body.subspan(1), Interface::rtu);                   // writes take effect
     if (!defect(meter_defect("rtu_broadcast_answered"))) return std::nullopt;  // unanswered
   } else if (address == profile_.unit || defect(meter_defect("rtu_other_unit_answered"))) {
     reply_pdu = handle_pdu(body.subspan(1), Interface::rtu);

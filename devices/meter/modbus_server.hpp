@@ -104,7 +104,6 @@ inline constexpr std::size_t max_pdu_size = 253;
 /// Device identification conformity level: extended identification, stream + individual.
 inline constexpr std::uint8_t device_id_conformity_level = 0x83;
 
-
 /// Serial-line timing of Modbus RTU (Modbus over Serial Line v1.02, 2.5.1.1).
 struct RtuTiming {
   std::chrono::nanoseconds character_time;  ///< one character on the wire

@@ -21,7 +21,6 @@ namespace {
 // 7-byte response header minus the object's id and length bytes.
 constexpr std::size_t max_identity_length = 253 - 7 - 2;
 
-
 constexpr std::array register_tables{
     std::pair{std::string_view{"input"}, RegisterTable::input},
     std::pair{std::string_view{"holding"}, RegisterTable::holding},
@@ -202,9 +201,9 @@ DeviceProfile read_profile(const toml::table& document, const std::string& file)
     spec.word_order = reader.optional_choice("word_order", word_orders, WordOrder::big);
     const toml::table& entry = *register_tables_list[index];
     if (entry.contains("word_order") && word_count(spec.type) == 1)
-      reader.fail("word_order", entry.get("word_order"),
-                  fmt::format("word_order applies to 32-bit types only, not {}",
-                              to_string(spec.type)));
+      reader.fail(
+          "word_order", entry.get("word_order"),
+          fmt::format("word_order applies to 32-bit types only, not {}", to_string(spec.type)));
     if (entry.contains("min") || entry.contains("max")) {
       spec.band_min = reader.required_number("min");
       spec.band_max = reader.required_number("max");
@@ -332,20 +331,20 @@ nlohmann::ordered_json profile_to_json(const DeviceProfile& profile) {
     } else {
       raw = std::llround(spec.value * spec.scale);
     }
-    out["registers"].push_back({{"table", to_string(spec.table)},
-                                {"address", spec.address},
-                                {"name", spec.name},
-                                {"type", to_string(spec.type)},
-                                {"scale", spec.scale},
-                                {"unit", spec.unit},
-                                {"value", spec.value},
-                                {"writable", spec.writable},
-                                {"word_order", to_string(spec.word_order)},
-                                {"band", spec.band_min ? json{{"min", *spec.band_min},
-                                                              {"max", *spec.band_max}}
-                                                       : json(nullptr)},
-                                {"raw", raw},
-                                {"words", spec.initial_words}});
+    out["registers"].push_back(
+        {{"table", to_string(spec.table)},
+         {"address", spec.address},
+         {"name", spec.name},
+         {"type", to_string(spec.type)},
+         {"scale", spec.scale},
+         {"unit", spec.unit},
+         {"value", spec.value},
+         {"writable", spec.writable},
+         {"word_order", to_string(spec.word_order)},
+         {"band",
+          spec.band_min ? json{{"min", *spec.band_min}, {"max", *spec.band_max}} : json(nullptr)},
+         {"raw", raw},
+         {"words", spec.initial_words}});
   }
   auto bits_to_json = [](const std::vector<BitSpec>& bits, bool with_writable) {
     json list = json::array();

@@ -15,11 +15,11 @@
 #include <thread>
 #include <vector>
 
+#include "common/umockdev_port.hpp"
 #include "hilbench/errors.hpp"
 #include "hilbench/protocol/modbus.hpp"
 #include "hilbench/transport/decorator.hpp"
 #include "hilbench/transport/serial.hpp"
-#include "common/umockdev_port.hpp"
 
 using namespace std::chrono_literals;
 using hilbench::Bytes;
@@ -35,7 +35,7 @@ namespace modbus = hilbench::modbus;
 
 namespace {
 
-constexpr auto kPatience = 5s;  // bounds waits for events that normally take microseconds
+constexpr auto kPatience = 5s;   // bounds waits for events that normally take microseconds
 constexpr int kSlowBaud = 1200;  // t3.5 = 3.5 x 10 bits / 1200 baud = 29.17 ms >> 1750 us
 
 /// The device side: reads from the pty master until `count` bytes or the deadline.
@@ -152,8 +152,7 @@ BOOST_AUTO_TEST_CASE(modbus_rtu_keeps_t35_of_the_wrapped_line) {
       if (::write(fd, request.data(), request.size()) != 8) return;
     }
   });
-  for (int i = 0; i < requests; ++i)
-    client.write_single_register(1, static_cast<std::uint16_t>(i));
+  for (int i = 0; i < requests; ++i) client.write_single_register(1, static_cast<std::uint16_t>(i));
   device.join();
 
   const auto silences = silences_before_requests(log.chunks());

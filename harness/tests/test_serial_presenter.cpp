@@ -137,8 +137,8 @@ struct Presented {
 };
 
 struct Timing {
-  double first_to_last_s;   ///< first rx chunk to last rx chunk
-  double request_to_last_s; ///< the request's tx chunk to the last rx chunk
+  double first_to_last_s;    ///< first rx chunk to last rx chunk
+  double request_to_last_s;  ///< the request's tx chunk to the last rx chunk
 };
 
 /// The harness sends one byte; the device answers `reply_size` bytes; timed from chunks.
@@ -241,7 +241,7 @@ BOOST_AUTO_TEST_CASE(paced_replies_take_their_character_time_and_unpaced_are_20x
     // first stamp to the last, plus the first byte's own character.
     const double reply = timing.first_to_last_s + character;
     BOOST_TEST_MESSAGE("paced: 100 bytes at 9600 8E1 took " << reply * 1e3 << " ms (expected "
-                                                             << 100 * character * 1e3 << " ms)");
+                                                            << 100 * character * 1e3 << " ms)");
     BOOST_TEST(reply >= 100 * character * 0.95);
     BOOST_TEST(reply <= 100 * character * 1.05);
     paced_total = timing.request_to_last_s;
@@ -264,7 +264,7 @@ BOOST_AUTO_TEST_CASE(a_detached_device_is_a_silent_line_and_may_attach_again) {
     TestDevice device(bench.socket(0), framing(19200, 8, "even"));
     transport->write(Bytes{'a'}, Deadline::after(kPatience));
     BOOST_TEST(device.data(1) == "a");
-  }  // the device's process died
+  }                                                          // the device's process died
   transport->write(Bytes{'b'}, Deadline::after(kPatience));  // nobody listens: no error
   BOOST_TEST(transport->read_some(std::span<std::uint8_t>(Bytes(1).data(), 1),
                                   Deadline::after(50ms)) == 0U);

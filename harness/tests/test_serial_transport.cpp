@@ -17,9 +17,9 @@
 #include <thread>
 #include <vector>
 
+#include "common/umockdev_port.hpp"
 #include "hilbench/errors.hpp"
 #include "hilbench/transport/serial.hpp"
-#include "common/umockdev_port.hpp"
 
 using namespace std::chrono_literals;
 using namespace std::string_view_literals;

@@ -16,8 +16,8 @@
 #include <vector>
 
 #include "common/tests/child_process.hpp"
-#include "modbus_frames.hpp"
 #include "common/tests/test_paths.hpp"
+#include "modbus_frames.hpp"
 
 namespace emulator_test {
 

@@ -5,19 +5,18 @@
 // contains "umockdev"), with UMOCKDEV_DIR from the presenter's ready line.
 #define BOOST_TEST_MODULE emulator_umockdev
 #include <fcntl.h>
-#include <sys/stat.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <termios.h>
-
-#include <filesystem>
-#include <memory>
-#include <vector>
 
 #include <boost/test/unit_test.hpp>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
+#include <memory>
 #include <string>
+#include <vector>
 
 #include "emulator_process.hpp"
 
@@ -79,7 +78,8 @@ BOOST_AUTO_TEST_CASE(rtu_at_8e1_through_a_presenter_port_survives_an_emulator_ki
   const std::string testbed = bench["umockdev_dir"];
   const std::string socket = bench["ports"][0]["socket"];
   auto emulator = std::make_unique<EmulatorProcess>(
-      std::vector<std::string>{"--profile", em1_path, "--serial-socket", socket}, false, no_preload);
+      std::vector<std::string>{"--profile", em1_path, "--serial-socket", socket}, false,
+      no_preload);
   const auto ready = emulator->ready();
   BOOST_TEST(ready["serial"]["parity"] == "even");
   BOOST_TEST(ready["serial"]["socket"] == socket);

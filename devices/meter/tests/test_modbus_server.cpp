@@ -8,10 +8,10 @@
 #include <set>
 #include <string>
 
-#include "modbus_frames.hpp"
+#include "common/tests/test_paths.hpp"
 #include "meter/modbus_server.hpp"
 #include "meter/profile.hpp"
-#include "common/tests/test_paths.hpp"
+#include "modbus_frames.hpp"
 
 using namespace hilbench::emu;
 using namespace hilbench::emu::meter;
@@ -723,7 +723,8 @@ BOOST_AUTO_TEST_CASE(narrow_knobs_of_the_deeper_suite) {
   }
   {
     auto server = em1({meter_defect("quantity_zero_accepted")});
-    BOOST_TEST(ask(server, read_request(1, 0, 0)) == (Bytes{1, 0}), boost::test_tools::per_element());
+    BOOST_TEST(ask(server, read_request(1, 0, 0)) == (Bytes{1, 0}),
+               boost::test_tools::per_element());
     BOOST_TEST(ask(server, Bytes{0x10, 0, 0, 0, 0, 0}) == (Bytes{0x10, 0, 0, 0, 0}),
                boost::test_tools::per_element());
     expect_exception(server, read_request(3, 0, 126), 3);  // the upper limit still holds
@@ -835,8 +836,7 @@ BOOST_AUTO_TEST_CASE(arbitrary_requests_are_answered_or_ignored_safely) {
       {},
       {meter_defect("illegal_address_returns_data"), meter_defect("illegal_value_accepted"),
        meter_defect("tcp_register_skew"), meter_defect("bad_crc_answered"),
-       meter_defect("device_id_wrong_revision"),
-       meter_defect("illegal_function_silent")}};
+       meter_defect("device_id_wrong_revision"), meter_defect("illegal_function_silent")}};
   const std::array<std::uint8_t, 10> functions{1, 2, 3, 4, 5, 6, 15, 16, 0x2B, 0x11};
   for (const auto& defects : defect_sets) {
     auto server = em1(defects);

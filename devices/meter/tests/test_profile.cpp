@@ -6,8 +6,8 @@
 #include <set>
 #include <string>
 
-#include "meter/profile.hpp"
 #include "common/tests/test_paths.hpp"
+#include "meter/profile.hpp"
 
 using namespace hilbench::emu;
 using namespace hilbench::emu::meter;
@@ -157,10 +157,10 @@ BOOST_AUTO_TEST_CASE(profile_without_serial_has_no_rtu_side) {
 
 // The schema describes real devices; what a pty-backed port can present is checked apart.
 BOOST_AUTO_TEST_CASE(serial_settings_describe_real_devices_with_defaults) {
-  const auto empty_serial = parse_profile(
-      replace(minimal_profile,
-              "baud = 9600\ndata_bits = 8\nparity = \"even\"\nstop_bits = 1\n", ""),
-      "defaults.toml");
+  const auto empty_serial =
+      parse_profile(replace(minimal_profile,
+                            "baud = 9600\ndata_bits = 8\nparity = \"even\"\nstop_bits = 1\n", ""),
+                    "defaults.toml");
   BOOST_REQUIRE(empty_serial.serial.has_value());
   BOOST_TEST(empty_serial.serial->baud == 9600u);
   BOOST_TEST(empty_serial.serial->data_bits == 8u);
@@ -168,10 +168,10 @@ BOOST_AUTO_TEST_CASE(serial_settings_describe_real_devices_with_defaults) {
   BOOST_TEST(empty_serial.serial->stop_bits == 1u);
   BOOST_TEST(!pty_presentation_problem(*empty_serial.serial).has_value());
 
-  const auto seven_mark = parse_profile(
-      replace(replace(minimal_profile, "data_bits = 8", "data_bits = 7"), "parity = \"even\"",
-              "parity = \"mark\""),
-      "7m1.toml");
+  const auto seven_mark =
+      parse_profile(replace(replace(minimal_profile, "data_bits = 8", "data_bits = 7"),
+                            "parity = \"even\"", "parity = \"mark\""),
+                    "7m1.toml");
   BOOST_TEST(seven_mark.serial->data_bits == 7u);
   BOOST_TEST(seven_mark.serial->parity == Parity::mark);
   BOOST_TEST(seven_mark.serial->bits_per_character() == 10u);
@@ -319,10 +319,10 @@ BOOST_AUTO_TEST_CASE(duplicate_and_overlapping_addresses_are_rejected) {
                    "\"i32\"\nvalue = 0\n",
                "registers[2].address", "holding register \"x\" at 9..10 overlaps registers[0]");
   // The same address in the other table is fine.
-  BOOST_CHECK_NO_THROW(
-      parse_profile(minimal_profile + "[[registers]]\ntable = \"input\"\naddress = 0\nname = "
-                                      "\"x\"\ntype = \"u32\"\nvalue = 0\n",
-                    "ok.toml"));
+  BOOST_CHECK_NO_THROW(parse_profile(minimal_profile +
+                                         "[[registers]]\ntable = \"input\"\naddress = 0\nname = "
+                                         "\"x\"\ntype = \"u32\"\nvalue = 0\n",
+                                     "ok.toml"));
   expect_error(minimal_profile + "[[coils]]\naddress = 0\nname = \"c1\"\nvalue = false\n",
                "coils[1].address", "address 0 already used by coils[0]");
   expect_error(minimal_profile + "[[coils]]\naddress = 1\nname = \"h0\"\nvalue = false\n",

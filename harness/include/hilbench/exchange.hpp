@@ -9,20 +9,19 @@
 // documents. Plain data: copy it freely; no thread-safety concerns of its own.
 #include <cstdint>
 #include <functional>
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "hilbench/transport/transport.hpp"
 
 namespace hilbench {
 
 struct Exchange {
-  std::string protocol;   ///< "modbus", ...
-  std::string transport;  ///< transport name, e.g. "serial:/dev/ttyUSB0" (Transport::name())
-  std::string operation;  ///< e.g. "read_holding_registers(0, 10)"
-  Bytes request;          ///< everything sent for this transaction (full frame)
-  Bytes response;         ///< everything received for it (may be partial or empty on error)
+  std::string protocol;          ///< "modbus", ...
+  std::string transport;         ///< transport name, e.g. "serial:/dev/ttyUSB0" (Transport::name())
+  std::string operation;         ///< e.g. "read_holding_registers(0, 10)"
+  Bytes request;                 ///< everything sent for this transaction (full frame)
+  Bytes response;                ///< everything received for it (may be partial or empty on error)
   std::int64_t request_ns = 0;   ///< CLOCK_MONOTONIC ns when the request was written (0: never)
   std::int64_t response_ns = 0;  ///< CLOCK_MONOTONIC ns when the response was complete (0: none)
   /// "ok" | "device_error" (the device answered with an error of its protocol, e.g. a Modbus

@@ -37,8 +37,8 @@ using namespace std::chrono_literals;
 
 constexpr std::size_t max_rtu_adu = 256;
 constexpr std::size_t mbap_size = 7;
-constexpr std::uint16_t min_mbap_length = 2;          // unit id + function code
-constexpr std::uint16_t max_mbap_length = 254;        // unit id + 253-byte PDU
+constexpr std::uint16_t min_mbap_length = 2;    // unit id + function code
+constexpr std::uint16_t max_mbap_length = 254;  // unit id + 253-byte PDU
 constexpr std::size_t remembered_abandoned_ids = 8;
 
 // Quantity limits, Modbus Application Protocol V1.1b3 section 6.
@@ -448,8 +448,7 @@ Pdu Client::run_transaction(const Pdu& request, const std::string& operation, bo
       // The rest of a bad answer may still be on the line: take it now (into the evidence)
       // so it cannot be mistaken for the next answer.
       try {
-        const auto rest =
-            transport_->drain_until_quiet(frame_silence(), frame_silence(), deadline);
+        const auto rest = transport_->drain_until_quiet(frame_silence(), frame_silence(), deadline);
         exchange.response.insert(exchange.response.end(), rest.bytes.begin(), rest.bytes.end());
       } catch (const HarnessError&) {
         // the transport failed too: the next request reports that
@@ -520,8 +519,8 @@ Pdu Client::exchange_rtu(const Pdu& request, Deadline deadline, Exchange& exchan
       break;
     }
     if (!rtu_response_length_computable(frame)) {
-      append(frame, transport_->read_until_silence(frame_silence(), max_rtu_adu - frame.size(),
-                                                   deadline));
+      append(frame,
+             transport_->read_until_silence(frame_silence(), max_rtu_adu - frame.size(), deadline));
       break;
     }
     if (frame.size() >= max_rtu_adu) {

@@ -207,8 +207,7 @@ void SerialTransport::apply(const LineSettings& wanted, const std::string& opera
     if (result != SP_OK)
       throw fail(fmt::format("port refused {} = {}: {}", setting, value, describe_failure(result)));
   };
-  put("baud rate", std::to_string(wanted.baud),
-      sp_set_config_baudrate(config.get(), wanted.baud));
+  put("baud rate", std::to_string(wanted.baud), sp_set_config_baudrate(config.get(), wanted.baud));
   put("data bits", std::to_string(wanted.data_bits),
       sp_set_config_bits(config.get(), wanted.data_bits));
   put("parity", std::string(parity_name(wanted.parity)),
@@ -219,11 +218,11 @@ void SerialTransport::apply(const LineSettings& wanted, const std::string& opera
       sp_set_config_flowcontrol(config.get(), to_sp(wanted.flow_control)));
   sp_port* port = port_->get();
   if (const sp_return result = sp_set_config(port, config.get()); result != SP_OK)
-    throw fail(fmt::format("port refused the settings ({} baud, {} data bits, parity {}, {} stop "
-                           "bits, flow control {}): {}",
-                           wanted.baud, wanted.data_bits, parity_name(wanted.parity),
-                           wanted.stop_bits, flow_control_name(wanted.flow_control),
-                           describe_failure(result)));
+    throw fail(
+        fmt::format("port refused the settings ({} baud, {} data bits, parity {}, {} stop "
+                    "bits, flow control {}): {}",
+                    wanted.baud, wanted.data_bits, parity_name(wanted.parity), wanted.stop_bits,
+                    flow_control_name(wanted.flow_control), describe_failure(result)));
 
   // Some drivers accept a setting and quietly keep another (a pty forces 8 data bits and
   // no parity): read the configuration back so the harness never talks 8N1 believing 8E1.
@@ -239,8 +238,8 @@ void SerialTransport::apply(const LineSettings& wanted, const std::string& opera
   sp_get_config_bits(read_back.get(), &bits);
   sp_get_config_parity(read_back.get(), &parity);
   sp_get_config_stopbits(read_back.get(), &stop_bits);
-  const auto check = [&](std::string_view setting, const std::string& value,
-                         const std::string& got, bool same) {
+  const auto check = [&](std::string_view setting, const std::string& value, const std::string& got,
+                         bool same) {
     if (!same)
       throw fail(fmt::format("port accepted {} = {} but kept {} (not supported by this port)",
                              setting, value, got));

@@ -29,7 +29,7 @@ inline constexpr int journal_schema_version = 2;
 /// Bounds on what a journal may hold, so a hostile journal is refused, never a crash: the
 /// writer refuses records past them and the verifier reports a line past them as broken.
 inline constexpr std::size_t max_record_bytes = 64u << 20;  ///< one line, newline excluded
-inline constexpr int max_nesting_depth = 64;  ///< arrays/objects inside one record
+inline constexpr int max_nesting_depth = 64;                ///< arrays/objects inside one record
 
 class Journal {
  public:

@@ -24,7 +24,6 @@
 
 #include "hilbench/clock.hpp"
 
-
 namespace hilbench {
 
 class SerialLine;
