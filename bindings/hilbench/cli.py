@@ -14,18 +14,64 @@ from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
 from typing import Any
 
-from ._core import HarnessError
+from ._core import ConfigError, HarnessError
 from .registry import GROUPS, Registry, group_entry_points
 
 COMMANDS: Registry[object] = Registry("hilbench.commands", callable, "a function(subparsers)")
 
 
 def _emulate(args: argparse.Namespace) -> int:
-    from .bench import embedded_profile_dir
+    """Runs an emulated bench (a bench file's emulated devices, or the embedded bench) or one
+    profile in the foreground until Ctrl-C. One JSON line on stdout says where every device
+    is (for scripts: the same ready-line contract as the emulators); help goes to stderr."""
+    if args.profile:
+        return _emulate_profile(args)
+    from .bench import embedded_bench, load_bench
+    from .emulation import preload_libraries
+    from .live import LiveBench
+
+    spec = load_bench(args.bench) if args.bench else embedded_bench(tuple(args.defect))
+    if args.bench and args.defect:
+        raise ConfigError("--defect applies to the embedded bench or --profile; in a bench file "
+                          "use [devices.emulator] defects = [...]")
+    with tempfile.TemporaryDirectory(prefix="hilbench-emulate-") as logs:
+        live = LiveBench(spec, Path(logs), paced=not args.unpaced)
+        live.start()
+        try:
+            # Blocked only now: the children must not inherit a mask that hides SIGTERM.
+            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+            presenter = live.presenter.ready if live.presenter is not None else None
+            devices: list[dict[str, Any]] = [
+                {"name": d.name, "kind": d.profile.kind, "driver": d.spec.driver,
+                 "emulated": d.emulated, "endpoints": d.endpoints()} for d in live.devices()]
+            print(json.dumps({"event": "ready", "bench": spec.name, "devices": devices,
+                              "umockdev_dir": presenter["umockdev_dir"] if presenter else None,
+                              "pacing": presenter["pacing"] if presenter else None}),
+                  flush=True)
+            for device in devices:
+                ways = ", ".join(f"{e['kind']} {e['address']}"
+                                 + (f" (adapter {e['settings']['usb_serial']})"
+                                    if e["settings"].get("usb_serial") else "")
+                                 for e in device["endpoints"])
+                print(f"{device['name']}: {ways}", file=sys.stderr)
+            if presenter:
+                preload = " ".join(preload_libraries() or ["libumockdev-preload.so.0",
+                                                           "libhilbench-termios-shim.so"])
+                print(f"serial ports: run your program as\n  UMOCKDEV_DIR="
+                      f"{presenter['umockdev_dir']} LD_PRELOAD='{preload}' PROGRAM",
+                      file=sys.stderr)
+            print("Ctrl-C stops the bench.", file=sys.stderr)
+            signal.sigwait({signal.SIGINT, signal.SIGTERM})
+        finally:
+            live.stop()
+    return 0
+
+
+def _emulate_profile(args: argparse.Namespace) -> int:
     from .emulation import preload_libraries, start_emulator
 
-    profile = Path(args.profile) if args.profile else embedded_profile_dir() / "em1-meter.toml"
-    child = start_emulator(profile, args.defect, serial=not args.no_serial, tcp=not args.no_tcp)
+    child = start_emulator(Path(args.profile), args.defect, serial=not args.no_serial,
+                           tcp=not args.no_tcp)
     # Blocked only now: the emulator must not inherit a mask that hides SIGTERM from it.
     signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
     ready = child.ready
@@ -158,11 +204,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hilbench", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
-    emulate = sub.add_parser("emulate", help="run an emulated device in the foreground")
-    emulate.add_argument("--profile", help="device profile (default: the embedded EM-1 meter)")
-    emulate.add_argument("--defect", action="append", default=[], help="defect knob (repeatable)")
-    emulate.add_argument("--no-serial", action="store_true")
-    emulate.add_argument("--no-tcp", action="store_true")
+    emulate = sub.add_parser("emulate", help="run an emulated bench (or one device) in the "
+                                             "foreground, printing where each device is")
+    emulate.add_argument("bench", nargs="?", help="bench file (default: the embedded bench)")
+    emulate.add_argument("--profile", help="one device profile instead of a bench")
+    emulate.add_argument("--defect", action="append", default=[],
+                         help="defect knob of the embedded bench or --profile (repeatable)")
+    emulate.add_argument("--unpaced", action="store_true",
+                         help="emulated serial ports without character-time pacing")
+    emulate.add_argument("--no-serial", action="store_true", help="with --profile")
+    emulate.add_argument("--no-tcp", action="store_true", help="with --profile")
     emulate.set_defaults(run=_emulate)
 
     bench = sub.add_parser("bench", help="bench files")
