@@ -11,7 +11,7 @@ HB_DEBIAN_PACKAGES=(
   build-essential cmake ninja-build pkg-config
   libboost-test-dev libserialport-dev libusb-1.0-0-dev umockdev libumockdev-dev
   libfmt-dev libssl-dev nlohmann-json3-dev libtomlplusplus-dev libcli11-dev libasio-dev
-  clang-format
+  clang-format clang
 )
 
 hb_log() { printf '\033[1m[hilbench]\033[0m %s\n' "$*" >&2; }
@@ -42,6 +42,16 @@ hb_setup_venv() {
   # --no-build-isolation would be faster, but isolation proves the build needs nothing
   # beyond what pyproject.toml declares.
   "$HB_VENV/bin/python" -m pip install -q --disable-pip-version-check -e "$HB_ROOT[test]"
+}
+
+# Configures and builds the fuzz targets (fuzz/, docs/fuzzing.md) in their own tree with clang:
+# only the targets and the core sources they compile, never the emulator or the tests.
+hb_fuzz_build() {
+  local build="$1"
+  cmake -S "$HB_ROOT" -B "$build" -G Ninja -DHILBENCH_BUILD_FUZZERS=ON -DHILBENCH_BUILD_PYTHON=OFF \
+    -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE= \
+    -DCMAKE_C_FLAGS="-O1 -g" -DCMAKE_CXX_FLAGS="-O1 -g" >/dev/null
+  cmake --build "$build" --target hilbench_fuzzers --parallel 2
 }
 
 hb_setup() {
