@@ -1,0 +1,46 @@
+#pragma once
+// The EmulatedDevice every SCPI instrument kind (dmm, source, psu) registers: written once
+// here; a kind supplies its Profile (with `common` and `defects` members), its Instrument
+// (built from the profile, exposing engine()), its profile_to_json and its defect table.
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include "common/defects.hpp"
+#include "common/device_kind.hpp"
+#include "common/scpi_instrument.hpp"
+
+namespace hilbench::emu::scpi {
+
+template <class Profile, class Instrument>
+class EmulatedInstrument final : public EmulatedDevice {
+ public:
+  using ToJson = nlohmann::ordered_json (*)(const Profile&);
+  EmulatedInstrument(std::string_view kind, Profile profile, ToJson to_json,
+                     std::span<const DefectInfo> defect_table)
+      : kind_(kind), profile_(std::move(profile)), to_json_(to_json), table_(defect_table) {}
+
+  const std::string& name() const override { return profile_.common.name; }
+  DefectSet& defects() override { return profile_.defects; }
+  nlohmann::ordered_json profile_json() const override { return to_json_(profile_); }
+  bool has_serial() const override { return false; }  // TCP only (devices/README.md)
+  std::optional<std::string> presentation_problem(const EndpointOptions&) const override {
+    return std::nullopt;
+  }
+  int serve(const EndpointOptions& options, Logger& log) override {
+    Instrument instrument(profile_);  // built after --defect has been applied
+    return scpi::serve(kind_, profile_.common.name, instrument.engine(),
+                       active_defect_names(table_, profile_.defects), options, log);
+  }
+
+ private:
+  std::string_view kind_;
+  Profile profile_;
+  ToJson to_json_;
+  std::span<const DefectInfo> table_;
+};
+
+}  // namespace hilbench::emu::scpi
