@@ -4,14 +4,18 @@ A suite says what it needs (`bench.find(ModbusDevice)`, the `dut` fixture), not 
 driver class provides it; drivers declare the protocols they implement
 (`Driver.implements`). SCPI instruments: ScpiInstrument (any IEEE 488.2 / SCPI device),
 Dmm, ReferenceSource and PowerSupply (each also a ScpiInstrument today; the capability is
-what the suite needs, so a non-SCPI source could implement ReferenceSource too). Meter and
-Transmitter arrive with the emulated-bench issue. Units are in the names: volts, amps,
-degrees; all floats.
+what the suite needs, so a non-SCPI source could implement ReferenceSource too). Meter
+(instantaneous values, energy registers, clock, event log: over Modbus or IEC 62056-21),
+PulseCounter (a meter's pulse output counted on the bench) and Transmitter (4-20 mA class,
+NAMUR NE 43 status) are protocol-neutral: a driver per wire protocol implements them.
+Units are in the names: volts, amps, degrees, watts, vars, hertz, watt-hours, milliamps;
+all floats. Times are timezone-aware UTC datetimes.
 """
 
 from __future__ import annotations
 
-from typing import Any, Protocol, TypedDict, runtime_checkable
+from datetime import datetime
+from typing import Any, Literal, Protocol, TypedDict, runtime_checkable
 
 from ._core import ModbusClient, Transport
 from .profile import DeviceProfile
@@ -154,4 +158,103 @@ class PowerSupply(ScpiInstrument, Protocol):
 
     def measured_current(self) -> float:
         """The current into the load, in amps (MEAS:CURR?)."""
+        ...
+
+
+class PhaseValues(TypedDict):
+    """Instantaneous values of one phase (L1, L2, L3), as the meter reports them."""
+
+    voltage_v: float
+    current_a: float
+    active_power_w: float
+    reactive_power_var: float
+    power_factor: float
+
+
+class InstantaneousValues(TypedDict):
+    """One consistent read of a meter's instantaneous values."""
+
+    phases: list[PhaseValues]  # L1 first; a single-phase meter has one
+    frequency_hz: float
+
+
+class EnergyRegisters(TypedDict):
+    """A meter's cumulative energy registers (OBIS 1.8.0, 2.8.0, 3.8.0, 4.8.0)."""
+
+    active_import_wh: float
+    active_export_wh: float
+    reactive_import_varh: float
+    reactive_export_varh: float
+
+
+class MeterEvent(TypedDict):
+    """One entry of a meter's event log, oldest first in a log."""
+
+    sequence: int  # the meter's own running number
+    timestamp: datetime  # by the meter's clock, UTC
+    code: int  # the meter's event code
+    description: str  # from the profile's event table; "" when the code is unknown
+
+
+@runtime_checkable
+class Meter(Device, Protocol):
+    """An electricity meter, whichever wire protocol reaches it."""
+
+    def instantaneous(self) -> InstantaneousValues:
+        """V, A, W, var and PF per phase, and the frequency."""
+        ...
+
+    def energy(self) -> EnergyRegisters:
+        """The cumulative energy registers, in watt-hours / var-hours."""
+        ...
+
+    def read_clock(self) -> datetime:
+        """The meter's clock, UTC."""
+        ...
+
+    def set_clock(self, when: datetime) -> None:
+        """Sets the meter's clock (where the protocol allows it; else DeviceError)."""
+        ...
+
+    def event_log(self) -> list[MeterEvent]:
+        """The meter's event log (power up/down, clock set, ...), oldest first."""
+        ...
+
+    @property
+    def meter_constant_imp_per_kwh(self) -> float:
+        """The pulse output's constant (impulses per kWh) the meter declares."""
+        ...
+
+
+@runtime_checkable
+class PulseCounter(Device, Protocol):
+    """Counts a meter's pulse output on the bench (a reference standard's pulse input)."""
+
+    def pulse_count(self) -> int:
+        """Pulses counted since the counter was last reset."""
+        ...
+
+    def reset_pulse_count(self) -> None:
+        """Starts counting from zero."""
+        ...
+
+
+Ne43Band = Literal["measurement", "failure_low", "failure_high", "undefined_low", "undefined_high"]
+
+
+class TransmitterReading(TypedDict):
+    """One read of a 4-20 mA class transmitter."""
+
+    process_value: float  # in `unit`
+    unit: str  # e.g. "bar", "degC"
+    loop_current_ma: float
+    status: Ne43Band  # the band the transmitter says it signals (NAMUR NE 43)
+
+
+@runtime_checkable
+class Transmitter(Device, Protocol):
+    """A pressure/temperature transmitter with a 4-20 mA loop, whichever protocol reaches it."""
+
+    def reading(self) -> TransmitterReading:
+        """Process value, loop current and NE 43 status, in one consistent read."""
         ...
