@@ -11,7 +11,7 @@ HB_DEBIAN_PACKAGES=(
   build-essential cmake ninja-build pkg-config
   libboost-test-dev libserialport-dev libusb-1.0-0-dev umockdev libumockdev-dev
   libfmt-dev libssl-dev nlohmann-json3-dev libtomlplusplus-dev libcli11-dev libasio-dev
-  clang-format clang
+  clang-format clang libclang-rt-14-dev  # the last: libFuzzer + ASan runtimes (not pulled in without recommends)
 )
 
 hb_log() { printf '\033[1m[hilbench]\033[0m %s\n' "$*" >&2; }

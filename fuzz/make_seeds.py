@@ -118,6 +118,25 @@ def scpi_seeds() -> None:
     for name, data in seeds.items():
         write("fuzz_scpi_codec", name, data)
 
+    # Client: [flags][chunking] + instrument bytes (fuzz_scpi_client.cpp). flags bit 0 close at
+    # end, bit 1 CR LF, bits 2..3 the call sequence; every message is followed by its drain.
+    ok = b'0,"No error"\n'
+    client = {
+        "idn_then_measure": bytes([0, 0]) + b"HB,DMM-6,SN1,1.0\n" + ok + b"+1.5E+00\n" + ok,
+        "idn_split_reads": bytes([0, 0b11100100]) + b"HB,DMM-6,SN1,1.0\n" + ok + b"+1.5E+00\n" + ok,
+        "idn_crlf": bytes([2, 0]) + b"HB,DMM-6,SN1,1.0\r\n0,\"No error\"\r\n",
+        "command_then_error_queue": bytes([4, 0]) + b'-222,"Data out of range"\n' + ok + b"+16\n" + ok
+        + b'-100,"Command error"\n' + ok,
+        "queue_never_empties": bytes([4, 0]) + b'-350,"Queue overflow"\n' * 12,
+        "block_then_stb": bytes([8, 0]) + b"#15hello\n" + ok + b"+0\n" + ok,
+        "indefinite_block": bytes([8, 0]) + b"#0raw\n" + ok,
+        "reset_opc": bytes([12, 0]) + ok + ok + b"1\n" + ok + b"1999.0\n" + ok,
+        "silence_then_close": bytes([1, 0]),
+        "late_answer": bytes([0, 0]) + b"garbage without terminator",
+    }
+    for name, data in client.items():
+        write("fuzz_scpi_client", name, data)
+
 
 def canonical(value) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
@@ -152,6 +171,17 @@ def profile_seeds() -> None:
     write("fuzz_meter_profile", "unknown_key.toml", em1.replace(b"[limits]", b"[limits]\nmax_reads = 3"))
     write("fuzz_meter_profile", "wrong_type.toml", em1.replace(b"unit = 1 ", b'unit = "one" '))
     write("fuzz_meter_profile", "not_toml.toml", b"schema = = 1\n[device\n")
+    kinds = {"dmm": 0, "source": 1, "psu": 2}
+    for profile in sorted((HERE.parent / "devices" / "profiles").glob("*.toml")):
+        text = profile.read_bytes()
+        kind = text.split(b'kind = "', 1)[1].split(b'"', 1)[0].decode() if b'kind = "' in text else ""
+        if kind in kinds:
+            write("fuzz_instrument_profiles", profile.name, bytes([kinds[kind]]) + text)
+            write("fuzz_instrument_profiles", f"unknown_key-{profile.name}",
+                  bytes([kinds[kind]]) + text.replace(b"[identity]", b"[identity]\nbogus = 1"))
+    write("fuzz_instrument_profiles", "not_toml.toml", b"\x00schema = = 1\n[device\n")
+    write("fuzz_instrument_profiles", "psu_negative_limit.toml", b'\x02schema = 1\n[device]\nkind = "psu"\n'
+          b'name = "p"\n[identity]\nmanufacturer = "m"\nmodel = "x"\n[limits]\nmax_voltage_v = -1.0\n')
     write("fuzz_meter_profile", "minimal.toml", b'schema = 1\n[device]\nkind = "meter"\nname = "m"\nunit = 1\n'
           b'[identity]\nvendor = "v"\nproduct_code = "p"\nrevision = "1"\n')
 

@@ -4,7 +4,6 @@
 
 #include <cmath>
 #include <fstream>
-#include <sstream>
 
 namespace hilbench::emu {
 
@@ -64,6 +63,9 @@ ProfileError::ProfileError(std::string file, std::string key, const std::string&
 
 toml::table parse_profile_document(std::string_view toml_text, std::string_view source_name) {
   const std::string file{source_name};
+  if (toml_text.size() > max_profile_bytes)
+    throw ProfileError(
+        file, "", fmt::format("larger than {} bytes: not a device profile", max_profile_bytes));
   try {
     return toml::parse(toml_text, file);
   } catch (const toml::parse_error& error) {
@@ -79,10 +81,11 @@ toml::table read_profile_document(const std::filesystem::path& file) {
     throw ProfileError(file.string(), "", "is a directory, expected a profile file");
   std::ifstream stream(file, std::ios::binary);
   if (!stream) throw ProfileError(file.string(), "", "cannot open the profile file");
-  std::ostringstream text;
-  text << stream.rdbuf();
+  std::string text(max_profile_bytes + 1, '\0');
+  stream.read(text.data(), static_cast<std::streamsize>(text.size()));
   if (stream.bad()) throw ProfileError(file.string(), "", "cannot read the profile file");
-  return parse_profile_document(text.str(), file.string());
+  text.resize(static_cast<std::size_t>(stream.gcount()));
+  return parse_profile_document(text, file.string());
 }
 
 }  // namespace hilbench::emu

@@ -34,9 +34,16 @@ class ProfileError : public std::runtime_error {
   std::string key_;
 };
 
-/// Reads and parses a profile file (not yet its schema). Throws ProfileError.
+/// A profile is a hand-written description of one device: anything larger is not one (and
+/// would be copied into every --dump-profile and journal). Same bound as the Python side's
+/// bench and product files (bindings/hilbench/strict_toml.py).
+inline constexpr std::size_t max_profile_bytes = std::size_t{1} << 20;
+
+/// Reads and parses a profile file (not yet its schema); reads at most max_profile_bytes + 1
+/// bytes, so a huge file is refused without being read whole. Throws ProfileError.
 toml::table read_profile_document(const std::filesystem::path& file);
-/// Parses profile text; `source_name` stands for the file in messages. Throws ProfileError.
+/// Parses profile text; `source_name` stands for the file in messages. Throws ProfileError,
+/// also for text longer than max_profile_bytes.
 toml::table parse_profile_document(std::string_view toml_text, std::string_view source_name);
 
 /// What a node holds, for "got ..." in messages: the value for scalars, the type otherwise.

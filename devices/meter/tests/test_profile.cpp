@@ -2,6 +2,8 @@
 // file, the key path and what was expected.
 #define BOOST_TEST_MODULE profile
 #include <boost/test/unit_test.hpp>
+#include <filesystem>
+#include <fstream>
 #include <ostream>
 #include <set>
 #include <string>
@@ -372,6 +374,27 @@ BOOST_AUTO_TEST_CASE(toml_syntax_errors_and_missing_files_name_the_file) {
   } catch (const ProfileError& error) {
     BOOST_TEST(std::string(error.what()).find("/nonexistent/dir/none.toml: cannot open") == 0u);
   }
+}
+
+BOOST_AUTO_TEST_CASE(oversized_profiles_are_refused_before_parsing) {
+  // A valid profile padded past the bound with a comment: refused for its size, as text and
+  // as a file (which is not read whole).
+  const std::string huge = minimal_profile + "# " + std::string(max_profile_bytes, 'x') + "\n";
+  try {
+    parse_profile(huge, "huge.toml");
+    BOOST_ERROR("no error for an oversized profile");
+  } catch (const ProfileError& error) {
+    BOOST_TEST(std::string(error.what()).find("huge.toml: larger than 1048576 bytes") == 0u,
+               error.what());
+  }
+  const auto file = std::filesystem::temp_directory_path() / "hilbench-huge-profile.toml";
+  {
+    std::ofstream out(file, std::ios::binary);
+    out << huge;
+  }
+  BOOST_CHECK_THROW(load_profile(file), ProfileError);
+  std::filesystem::remove(file);
+  BOOST_CHECK_NO_THROW(parse_profile(minimal_profile, "minimal.toml"));
 }
 
 BOOST_AUTO_TEST_CASE(json_dump_mirrors_the_profile) {
