@@ -141,8 +141,10 @@ def create_bundle(evidence_dir: Path, private_key: Path, out: Path,
     catalog_source = Path(catalog_dir) if catalog_dir is not None else DEFAULT_CATALOG_DIR
     catalog = load_catalog(catalog_source)
     out = Path(out)
-    resolved_out = out.resolve()
-    members = [m for m in _members(evidence_dir, EVIDENCE) if m.source.resolve() != resolved_out]
+    partial = out.with_name(out.name + ".partial")
+    being_written = {out.resolve(), partial.resolve()}  # a bundle written into the evidence
+    members = [m for m in _members(evidence_dir, EVIDENCE)
+               if m.source.resolve() not in being_written]
     members = sorted(members + list(_members(catalog_source, CATALOG)), key=lambda m: m.name)
     files = [{"path": m.name, "sha256": _sha256_file(m.source), "size": m.source.stat().st_size}
              for m in members]
@@ -163,7 +165,6 @@ def create_bundle(evidence_dir: Path, private_key: Path, out: Path,
     signature_bytes = (json.dumps(signature, indent=2, sort_keys=True) + "\n").encode("utf-8")
 
     out.parent.mkdir(parents=True, exist_ok=True)
-    partial = out.with_name(out.name + ".partial")
     with partial.open("wb") as raw:
         if out.name.endswith((".gz", ".tgz")):
             with gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as zipped:
@@ -186,8 +187,6 @@ def _members(directory: Path, prefix: str) -> Iterator[_Member]:
         if path.is_symlink() or not path.is_file():
             raise BundleError(f"{path}: not a regular file (a bundle holds copies, never links "
                               "or devices); copy it into the evidence directory")
-        if relative.endswith(".partial"):
-            continue  # a bundle being written beside the evidence
         yield _Member(f"{prefix}/{relative}", path)
 
 

@@ -254,3 +254,23 @@ def test_keys(tmp_path, lab_key):
         load_private_key(rsa_key)
     with pytest.raises(KeyFileError, match="cannot read"):
         load_private_key(tmp_path / "absent.pem")
+
+
+def test_a_report_of_a_market_the_run_did_not_select_is_re_derived_too(lab_key, tmp_path):
+    """`hilbench report --markets UK` after an EU-only run adds report-UK.json: its verdicts
+    are checked like the others, and a forged report for a market the catalog lacks is a
+    mismatch."""
+    evidence = tmp_path / "eu-only"
+    standard_run(evidence, markets=["EU"]).finish()
+    build_reports(evidence)
+    assert not (evidence / "reports" / "report-UK.json").exists()
+    build_reports(evidence, tmp_path / "later", markets=["UK"], formats=["json"])
+    report = json.loads((tmp_path / "later" / "report-UK.json").read_text())
+    report["summary"]["status"]["passed"] += 1
+    (evidence / "reports" / "report-UK.json").write_text(json.dumps(report))
+    (evidence / "reports" / "report-ZZ.json").write_text("{}")
+    out = tmp_path / "extra.tar"
+    create_bundle(evidence, lab_key[0], out)
+    mismatches = {(m["file"], m["item"]) for m in check(out, lab_key[1])["verdicts"]["mismatches"]}
+    assert mismatches == {("reports/report-UK.json", "count of requirements passed"),
+                          ("reports/report-ZZ.json", "(whole file)")}
