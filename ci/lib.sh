@@ -12,6 +12,8 @@ HB_DEBIAN_PACKAGES=(
   libboost-test-dev libserialport-dev libusb-1.0-0-dev umockdev libumockdev-dev
   libfmt-dev libssl-dev nlohmann-json3-dev libtomlplusplus-dev libcli11-dev libasio-dev
   clang-format clang libclang-rt-14-dev  # the last: libFuzzer + ASan runtimes (not pulled in without recommends)
+  # reports/tests/test_browser.py: the HTML reports opened in headless Chromium (Selenium)
+  chromium chromium-driver
 )
 
 hb_log() { printf '\033[1m[hilbench]\033[0m %s\n' "$*" >&2; }

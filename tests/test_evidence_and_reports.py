@@ -35,7 +35,7 @@ def copy_run(good_run: Path, tmp_path: Path) -> Path:
 
 
 def test_verify_accepts_the_untouched_evidence(good_run):
-    result = hilbench("verify", str(good_run))
+    result = hilbench("verify", str(good_run), "--json")
     assert result.returncode == 0, result.stdout + result.stderr
     assert json.loads(result.stdout)["ok"] is True
 
@@ -51,7 +51,7 @@ def test_one_edited_byte_is_found_at_its_line(good_run, tmp_path, line_index):
     line[position] = ord("7") if line[position] != ord("7") else ord("8")
     lines[index] = bytes(line)
     journal.write_bytes(b"".join(lines))
-    result = hilbench("verify", str(evidence))
+    result = hilbench("verify", str(evidence), "--json")
     assert result.returncode == 1
     verdict = json.loads(result.stdout)
     assert verdict["ok"] is False
@@ -68,7 +68,7 @@ def test_truncated_journal_is_detected(good_run, tmp_path):
         else:
             data = data[: len(data) - 40]
         journal.write_bytes(data)
-        result = hilbench("verify", str(evidence))
+        result = hilbench("verify", str(evidence), "--json")
         assert result.returncode == 1, cut
         assert json.loads(result.stdout)["ok"] is False
 
@@ -93,3 +93,57 @@ def test_every_market_has_an_html_and_a_json_report_marked_emulated(good_run):
         assert report["market"] == market
     eu = (reports / "report-EU.html").read_text()
     assert "EM-1 three-phase meter" in eu and "EM1-2026-000123" in eu
+
+
+def test_a_signed_bundle_of_a_real_run_verifies_offline(good_run, tmp_path):
+    """What a lab and its auditor do (docs/verify.md): a key pair, a bundle, `verify` with the
+    public key — and, on the same real run, a verdict edited by hand before bundling and a
+    record removed by an insider who re-signs are both found."""
+    import sys
+
+    key = tmp_path / "lab"
+    made = hilbench("bundle", "keygen", "-o", str(key))
+    assert made.returncode == 0, made.stderr
+    bundle = tmp_path / "run.tar"
+    packed = hilbench("bundle", str(good_run), "--key", f"{key}.pem", "-o", str(bundle))
+    assert packed.returncode == 0, packed.stderr
+    verified = hilbench("verify", str(bundle), "--key", f"{key}.pub.pem")
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    assert "VERDICT: VERIFIED" in verified.stdout and "all agree" in verified.stdout
+    assert "EMULATED bench — not certification evidence" in verified.stdout
+    as_json = json.loads(hilbench("verify", str(bundle), "--key", f"{key}.pub.pem",
+                                  "--json").stdout)
+    assert as_json["ok"] and as_json["verdicts"]["verdicts"] > 100
+    assert hilbench("verify", str(bundle)).returncode == 2  # a bundle needs the key
+    in_person = hilbench("verify", str(good_run))
+    assert in_person.returncode == 0 and "intact, sealed" in in_person.stdout
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "reports" / "tests"))
+    from bundle_tools import journal_lines, tampered
+    from hilbench_reports.bundle import load_private_key
+    from test_output_formats import oscal_validator
+
+    validator = oscal_validator()
+    for path in sorted((good_run / "reports").glob("oscal-*.json")):
+        assert not list(validator.iter_errors(json.loads(path.read_bytes()))), path.name
+
+    def remove_record(members: dict) -> None:
+        lines = journal_lines(members)
+        del lines[len(lines) // 2]
+        members["evidence/journal.jsonl"] = b"".join(lines)
+
+    cut = tampered(bundle, tmp_path / "cut.tar", remove_record, load_private_key(Path(f"{key}.pem")))
+    result = hilbench("verify", str(cut), "--key", f"{key}.pub.pem")
+    assert result.returncode == 1 and "hash chain BROKEN" in result.stdout, result.stdout
+
+    edited = copy_run(good_run, tmp_path)
+    report_path = edited / "reports" / "report-EU.json"
+    report = json.loads(report_path.read_text())
+    entry = next(r for r in report["requirements"] if r["status"] == "passed")
+    entry["status"] = "failed"
+    report_path.write_text(json.dumps(report, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
+    hilbench("bundle", str(edited), "--key", f"{key}.pem", "-o", str(tmp_path / "edited.tar"))
+    result = hilbench("verify", str(tmp_path / "edited.tar"), "--key", f"{key}.pub.pem")
+    assert result.returncode == 1
+    assert (f"reports/report-EU.json: requirement {entry['id']}: the report says failed, the "
+            "journal says passed") in result.stdout

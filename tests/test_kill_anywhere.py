@@ -42,7 +42,8 @@ def test_a_run_killed_at_any_moment_leaves_verifiable_evidence(tmp_path: Path, p
     result = run_pytest(["suites", "-p", "kill_at", "--evidence-dir", str(evidence)], env=env)
     assert result.returncode == -signal.SIGKILL, result.stdout[-2000:] + result.stderr[-2000:]
 
-    verified = subprocess.run([sys.executable, "-m", "hilbench.cli", "verify", str(evidence)],
+    verified = subprocess.run([sys.executable, "-m", "hilbench.cli", "verify", str(evidence),
+                               "--json"],
                               capture_output=True, text=True, timeout=60, cwd=ROOT)
     report = json.loads(verified.stdout)
     lines = (evidence / "journal.jsonl").read_text().splitlines()

@@ -1,4 +1,4 @@
-"""`hilbench report` and `hilbench verify`: sub-commands this package adds to the `hilbench`
+"""`hilbench report`, `hilbench verify` and `hilbench bundle`: sub-commands this package adds to the `hilbench`
 command line through the entry-point group "hilbench.commands" (so hilbench itself never
 imports the report package; the dependency runs one way, reports -> hilbench)."""
 
@@ -12,7 +12,6 @@ from typing import Any
 
 from .build import build_reports
 from .errors import ReportError
-from .verify import verify_evidence
 
 
 def add_report_command(sub: Any) -> None:
@@ -26,9 +25,30 @@ def add_report_command(sub: Any) -> None:
 
 
 def add_verify_command(sub: Any) -> None:
-    verify = sub.add_parser("verify", help="verify an evidence folder offline (hash chain, seal)")
-    verify.add_argument("evidence_dir")
+    verify = sub.add_parser(
+        "verify", help="verify an evidence folder or a signed bundle offline (signature, "
+                       "digests, hash chain, seal; verdicts re-derived from the journal)",
+        description="Exit status: 0 verified; 1 not verified (something failed a check); "
+                    "2 nothing verified (bad usage, unreadable key). See docs/verify.md.")
+    verify.add_argument("evidence_dir", metavar="EVIDENCE_DIR_OR_BUNDLE")
+    verify.add_argument("--key", help="the lab's Ed25519 public key (PEM); needed for a bundle")
+    verify.add_argument("--json", action="store_true", help="machine-readable output")
     verify.set_defaults(run=_verify)
+
+
+def add_bundle_command(sub: Any) -> None:
+    bundle = sub.add_parser(
+        "bundle", help="pack an evidence folder into one signed archive "
+                       "(`hilbench bundle keygen -o NAME` makes a lab key pair)",
+        description="hilbench bundle EVIDENCE_DIR --key PRIVATE.pem -o OUT.tar | "
+                    "hilbench bundle keygen -o NAME (writes NAME.pem and NAME.pub.pem)")
+    bundle.add_argument("evidence_dir", metavar="EVIDENCE_DIR|keygen")
+    bundle.add_argument("--key", help="the lab's Ed25519 private key (PEM)")
+    bundle.add_argument("-o", "--out", help="the bundle to write (.tar, or .tar.gz); with "
+                                            "keygen: the key files' name")
+    bundle.add_argument("--catalog", help="catalog folder the reports were built with "
+                                          "(default: this hilbench's)")
+    bundle.set_defaults(run=_bundle)
 
 
 def _csv(value: str | None, upper: bool = False) -> list[str] | None:
@@ -55,6 +75,36 @@ def _write_reports(args: argparse.Namespace) -> int:
 
 
 def _verify(args: argparse.Namespace) -> int:
-    result = verify_evidence(Path(args.evidence_dir))
-    print(json.dumps(result, indent=2, sort_keys=True))
-    return 0 if result.get("ok") else 1
+    from .audit import EXIT_FAILED, EXIT_UNUSABLE, EXIT_VERIFIED, describe, verify_target
+
+    try:
+        result = verify_target(Path(args.evidence_dir), Path(args.key) if args.key else None)
+    except ReportError as error:
+        print(f"hilbench verify: {error}", file=sys.stderr)
+        return EXIT_UNUSABLE
+    print(json.dumps(result, indent=2, sort_keys=True) if args.json else describe(result),
+          end="\n" if args.json else "")
+    return EXIT_VERIFIED if result.get("ok") else EXIT_FAILED
+
+
+def _bundle(args: argparse.Namespace) -> int:
+    from .bundle import create_bundle, generate_key
+
+    try:
+        if args.evidence_dir == "keygen":
+            name = args.out or "hilbench-lab-key"
+            key_id = generate_key(Path(f"{name}.pem"), Path(f"{name}.pub.pem"))
+            print(f"private key {name}.pem (keep it secret; mode 0600)\n"
+                  f"public key  {name}.pub.pem (hand it to auditors)\nkey id      {key_id}")
+            return 0
+        if not args.key or not args.out:
+            print("hilbench bundle: give --key PRIVATE.pem and -o OUT", file=sys.stderr)
+            return 2
+        manifest = create_bundle(Path(args.evidence_dir), Path(args.key), Path(args.out),
+                                 Path(args.catalog) if args.catalog else None)
+    except ReportError as error:
+        print(f"hilbench bundle: {error}", file=sys.stderr)
+        return 2
+    print(f"{args.out}: {len(manifest['files'])} files, journal {manifest['journal']['state']} "
+          f"({manifest['journal']['records']} records), catalog {manifest['catalog']['label']}")
+    return 0

@@ -231,7 +231,8 @@ def test_markets_default_to_the_run_selection_and_unknown_ones_are_refused(tmp_p
         "report-JP.html", "report-JP.json", "report-UK.html", "report-UK.json"]
     summary = json.loads((directory / "reports" / "summary.json").read_text())
     assert summary["markets_not_in_catalog"] == ["XX"]
-    assert [p.name for p in build_reports(directory, tmp_path / "o", markets=["US"])] == [
+    assert [p.name for p in build_reports(directory, tmp_path / "o", markets=["US"],
+                                                formats=["html", "json"])] == [
         "index.html", "report-US.html", "summary.json", "report-US.json"]
     with pytest.raises(ReportError, match="unknown market"):
         build_reports(directory, markets=["EU", "MARS"])
