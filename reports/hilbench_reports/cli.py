@@ -22,6 +22,8 @@ def add_report_command(sub: Any) -> None:
     report.add_argument("--markets", help="comma-separated market codes (default: all)")
     report.add_argument("--formats", help="comma-separated report writers (default: all "
                                           "registered; see `hilbench plugins`)")
+    report.add_argument("--product", help="product file: lab, customer, item, attestations "
+                                          "(default: EVIDENCE_DIR/product.toml if present)")
     report.set_defaults(run=_report)
 
 
@@ -29,6 +31,27 @@ def add_verify_command(sub: Any) -> None:
     verify = sub.add_parser("verify", help="verify an evidence folder offline (hash chain, seal)")
     verify.add_argument("evidence_dir")
     verify.set_defaults(run=_verify)
+
+
+def add_catalog_command(sub: Any) -> None:
+    catalog = sub.add_parser("catalog", help="the requirement catalog")
+    catalog_sub = catalog.add_subparsers(dest="catalog_command", required=True)
+    check = catalog_sub.add_parser(
+        "check", help="collect the tests (nothing runs): fail on requirement IDs or properties "
+                      "the catalog does not know or on documentary requirements named by a "
+                      "test; list the bench-testable requirements no test covers")
+    check.add_argument("paths", nargs="*", help="test paths (default: suites)")
+    check.add_argument("--json", action="store_true", help="print the result as JSON")
+    check.set_defaults(run=_catalog_check)
+
+
+def _catalog_check(args: argparse.Namespace) -> int:
+    from .catalog_check import check_tests, render_text
+
+    result = check_tests(args.paths or None)
+    print(json.dumps(result.as_dict(), indent=2, sort_keys=True) if args.json
+          else render_text(result))
+    return 0 if result.ok else 1
 
 
 def _csv(value: str | None, upper: bool = False) -> list[str] | None:
@@ -48,7 +71,8 @@ def _report(args: argparse.Namespace) -> int:
 def _write_reports(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else Path(args.evidence_dir) / "reports"
     written = build_reports(Path(args.evidence_dir), out, markets=_csv(args.markets, upper=True),
-                            formats=_csv(args.formats))
+                            formats=_csv(args.formats),
+                            product=Path(args.product) if args.product else None)
     for path in written:
         print(path)
     return 0
