@@ -45,6 +45,29 @@ def add_catalog_command(sub: Any) -> None:
     check.set_defaults(run=_catalog_check)
 
 
+def add_compare_command(sub: Any) -> None:
+    compare = sub.add_parser("compare", help="compare two evidence folders (e.g. firmware 1.2 "
+                                             "against 1.3): what changed, per market")
+    compare.add_argument("before")
+    compare.add_argument("after")
+    compare.add_argument("--markets", help="comma-separated market codes (default: all)")
+    compare.add_argument("--json", action="store_true", help="print the comparison as JSON")
+    compare.set_defaults(run=_compare)
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from .compare import compare_runs, render_text
+
+    try:
+        result = compare_runs(Path(args.before), Path(args.after),
+                              markets=_csv(args.markets, upper=True))
+    except ReportError as error:
+        print(f"hilbench compare: {error}", file=sys.stderr)
+        return 2
+    print(json.dumps(result, indent=2, sort_keys=True) if args.json else render_text(result))
+    return 0
+
+
 def _catalog_check(args: argparse.Namespace) -> int:
     from .catalog_check import check_tests, render_text
 

@@ -219,3 +219,24 @@ def test_the_iso30141_view_places_interfaces_and_characteristics(evidence_dir: P
     html = (out / "iso30141.html").read_text(encoding="utf-8")
     assert "Sensing &amp; Controlling Domain" in html and "<script" not in html
     assert 'href="iso30141.html"' in (out / "index.html").read_text(encoding="utf-8")
+
+
+def test_two_runs_compare_per_market(tmp_path: Path) -> None:
+    from hilbench_reports.compare import compare_runs, render_text
+
+    before = tmp_path / "fw-1.2"
+    standard_run(before).finish()  # exception 01 fails
+    after = tmp_path / "fw-1.3"
+    writer = RunWriter(after)
+    writer.start(identity={"vendor": "hilbench", "product_code": "HB-EM1", "revision": "1.3.0",
+                           "model": HOSTILE})
+    writer.test("test_exception_01[rtu]", ("MODBUS-APP-7-01",), "passed")
+    writer.test("test_identification[rtu]", ("MODBUS-APP-6.21",), "failed", message="revision")
+    writer.finish()
+    result = compare_runs(before, after, markets=["EU", "UK"])
+    eu = next(m for m in result["markets"] if m["market"] == "EU")
+    assert eu["fixed"] == ["MODBUS-APP-7-01"]
+    assert eu["newly_failed"] == ["MODBUS-APP-6.21"]
+    assert {"id": "EN303645-5.3-16", "before": "passed", "after": "not tested"} in eu["changes"]
+    text = render_text(result)
+    assert "revision '1.4.2' -> '1.3.0'" in text and "MODBUS-APP-7-01: failed -> passed" in text
