@@ -13,13 +13,16 @@ import pytest
 
 from hilbench.emulation import find_tool
 
-from hilbench_testing import load_report, run_pytest
+from hilbench_testing import ROOT, load_report, run_pytest
+
+DEMO_PRODUCT = ROOT / "reports" / "examples" / "demo-product" / "product.toml"
 
 
 @pytest.fixture(scope="module")
 def good_run(tmp_path_factory) -> Path:
+    """The demo's run: the default suites with the example product file."""
     evidence = tmp_path_factory.mktemp("run") / "evidence"
-    result = run_pytest(["suites", "--evidence-dir", str(evidence)])
+    result = run_pytest(["suites", "--evidence-dir", str(evidence), "--product", str(DEMO_PRODUCT)])
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
     return evidence
 
@@ -147,3 +150,29 @@ def test_a_signed_bundle_of_a_real_run_verifies_offline(good_run, tmp_path):
     assert result.returncode == 1
     assert (f"reports/report-EU.json: requirement {entry['id']}: the report says failed, the "
             "journal says passed") in result.stdout
+
+
+def test_the_demo_writes_every_catalog_market_and_the_matrix(good_run):
+    from hilbench_reports import load_catalog
+
+    catalog = load_catalog()
+    reports = good_run / "reports"
+    assert len(catalog.markets) >= 15
+    for market in catalog.markets:
+        html = (reports / f"report-{market}.html").read_text()
+        assert "not certification evidence" in html and 'class="page-stamp"' in html, market
+    assert 'href="matrix.html"' in (reports / "index.html").read_text()
+    matrix = json.loads((reports / "matrix.json").read_text())
+    assert sorted(m["code"] for m in matrix["markets"]) == sorted(catalog.markets)
+    rows = {row["property"]: row["cells"] for row in matrix["rows"]}
+    assert rows["CL-20"]["JP"]["cell"] == "tested-pass"  # identification suite
+    # The product file and its attested file travel in the evidence folder.
+    assert (good_run / "product.toml").read_bytes() == DEMO_PRODUCT.read_bytes()
+    assert (good_run / "vulnerability-disclosure.txt").is_file()
+    uk = {r["id"]: r for r in load_report(good_run, "UK")["requirements"]}
+    assert uk["UK-PSTI-S1.2"]["status"] == "declared"
+    assert uk["UK-PSTI-S1.3"]["status"] == "missing"
+    header = load_report(good_run, "EU")["test_report"]
+    assert header["lab"]["name"].startswith("hilbench demo lab")
+    assert header["method"]["suites"] == ["suites/interface"]
+    assert header["method"]["git_revision"]  # the checkout the suites ran from

@@ -4,9 +4,13 @@ Builds the report data once (hilbench_reports.model) and hands it to every regis
 writer (hilbench_reports.writers; entry-point group "hilbench.report_writers"). The built-in
 writers put into `out_dir` (default EVIDENCE_DIR/reports):
   index.html, report-<MARKET>.html     html: links the market reports; one per market
+  matrix.html                          html: the cross-market compliance matrix
   summary.json, report-<MARKET>.json   json: run, integrity and per-market counts; one per market
-Nothing depends on the clock, the host or files outside the evidence directory: the same
-inputs give byte-identical outputs.
+  matrix.json                          json: the matrix (hilbench_reports.matrix)
+  iso30141.html, iso30141.json         the ISO/IEC 30141 view (hilbench_reports.iso30141)
+Inputs: the evidence directory, the catalog and the product file (EVIDENCE_DIR/product.toml
+or `product=`; hilbench_reports.product), whose SHA-256 every report records. Nothing depends
+on the clock, the host or other files: the same inputs give byte-identical outputs.
 """
 
 from __future__ import annotations
@@ -17,8 +21,11 @@ from typing import Any
 
 from .errors import ReportError
 from .evidence import Run, read_run
-from .model import REPORT_FORMAT, calibration_warnings, duts, emulated, market_report, run_header, test_counts, \
-    unknown_requirement_ids
+from .iso30141 import build_view
+from .matrix import build_matrix
+from .model import REPORT_FORMAT, calibration_warnings, duts, emulated, emulated_devices, market_report, \
+    run_header, test_counts, unknown_requirement_ids
+from .product import find_product_file, load_product
 from .requirement_catalog import Catalog, load_catalog
 from .verify import integrity
 from .writers import REPORT_WRITERS, ReportSet
@@ -29,7 +36,8 @@ DEFAULT_FORMATS = ("html", "json")
 def build_reports(evidence_dir: Path, out_dir: Path | None = None,
                   markets: list[str] | None = None,
                   catalog_dir: Path | None = None,
-                  formats: list[str] | None = None) -> list[Path]:
+                  formats: list[str] | None = None,
+                  product: Path | None = None) -> list[Path]:
     """Builds every market report of the run in each format (default: html, json, then every
     other registered writer); returns the files written (index.html first)."""
     evidence_dir = Path(evidence_dir)
@@ -37,9 +45,12 @@ def build_reports(evidence_dir: Path, out_dir: Path | None = None,
     run = read_run(evidence_dir)
     codes, skipped = select_markets(markets, run, catalog)
     checked = integrity(evidence_dir, run, check_external=False)
-    reports = {code: market_report(code, catalog, run, checked) for code in codes}
+    product_file = load_product(find_product_file(evidence_dir, product), catalog)
+    reports = {code: market_report(code, catalog, run, checked, product_file) for code in codes}
     report_set = ReportSet(catalog=catalog, run=run, integrity=checked, reports=reports,
-                           summary=_summary(catalog, run, checked, reports, skipped))
+                           summary=_summary(catalog, run, checked, reports, skipped),
+                           matrix=build_matrix(catalog, reports),
+                           iso30141=build_view(catalog, reports, duts(run)))
     writers = [REPORT_WRITERS.get(name)() for name in select_formats(formats)]
 
     out = Path(out_dir) if out_dir is not None else evidence_dir / "reports"
@@ -82,6 +93,9 @@ def _summary(catalog: Catalog, run: Run, checked: dict[str, Any],
         "catalog": {"id": catalog.id, "version": catalog.version},
         "run": run_header(run, catalog),
         "emulated": emulated(run),
+        "emulated_devices": emulated_devices(run),
+        "matrix": {"html": "matrix.html", "json": "matrix.json"},
+        "iso30141": {"html": "iso30141.html", "json": "iso30141.json"},
         # Declared and reported identity per DUT, as in every market report.
         "duts": duts(run),
         "calibration_warnings": calibration_warnings(run),

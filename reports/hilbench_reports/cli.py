@@ -21,6 +21,8 @@ def add_report_command(sub: Any) -> None:
     report.add_argument("--markets", help="comma-separated market codes (default: all)")
     report.add_argument("--formats", help="comma-separated report writers (default: all "
                                           "registered; see `hilbench plugins`)")
+    report.add_argument("--product", help="product file: lab, customer, item, attestations "
+                                          "(default: EVIDENCE_DIR/product.toml if present)")
     report.set_defaults(run=_report)
 
 
@@ -51,6 +53,50 @@ def add_bundle_command(sub: Any) -> None:
     bundle.set_defaults(run=_bundle)
 
 
+def add_catalog_command(sub: Any) -> None:
+    catalog = sub.add_parser("catalog", help="the requirement catalog")
+    catalog_sub = catalog.add_subparsers(dest="catalog_command", required=True)
+    check = catalog_sub.add_parser(
+        "check", help="collect the tests (nothing runs): fail on requirement IDs or properties "
+                      "the catalog does not know or on documentary requirements named by a "
+                      "test; list the bench-testable requirements no test covers")
+    check.add_argument("paths", nargs="*", help="test paths (default: suites)")
+    check.add_argument("--json", action="store_true", help="print the result as JSON")
+    check.set_defaults(run=_catalog_check)
+
+
+def add_compare_command(sub: Any) -> None:
+    compare = sub.add_parser("compare", help="compare two evidence folders (e.g. firmware 1.2 "
+                                             "against 1.3): what changed, per market")
+    compare.add_argument("before")
+    compare.add_argument("after")
+    compare.add_argument("--markets", help="comma-separated market codes (default: all)")
+    compare.add_argument("--json", action="store_true", help="print the comparison as JSON")
+    compare.set_defaults(run=_compare)
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from .compare import compare_runs, render_text
+
+    try:
+        result = compare_runs(Path(args.before), Path(args.after),
+                              markets=_csv(args.markets, upper=True))
+    except ReportError as error:
+        print(f"hilbench compare: {error}", file=sys.stderr)
+        return 2
+    print(json.dumps(result, indent=2, sort_keys=True) if args.json else render_text(result))
+    return 0
+
+
+def _catalog_check(args: argparse.Namespace) -> int:
+    from .catalog_check import check_tests, render_text
+
+    result = check_tests(args.paths or None)
+    print(json.dumps(result.as_dict(), indent=2, sort_keys=True) if args.json
+          else render_text(result))
+    return 0 if result.ok else 1
+
+
 def _csv(value: str | None, upper: bool = False) -> list[str] | None:
     if not value:
         return None
@@ -68,7 +114,8 @@ def _report(args: argparse.Namespace) -> int:
 def _write_reports(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else Path(args.evidence_dir) / "reports"
     written = build_reports(Path(args.evidence_dir), out, markets=_csv(args.markets, upper=True),
-                            formats=_csv(args.formats))
+                            formats=_csv(args.formats),
+                            product=Path(args.product) if args.product else None)
     for path in written:
         print(path)
     return 0

@@ -3,6 +3,7 @@ the same for the JSON and the HTML output)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections import Counter
 from typing import Any
@@ -10,10 +11,12 @@ from typing import Any
 from hilbench.records import EXCHANGE_FRAMES, EXCHANGE_KEYS
 
 from .evidence import Record, Run, TestResult
+from .product import DEFAULT_DECISION_RULE, NO_PRODUCT, ProductFile
 from .requirement_catalog import Catalog, Requirement
 
-REPORT_FORMAT = {"name": "hilbench-market-report", "version": 1}
-STATUSES = ("passed", "failed", "error", "inconclusive", "not applicable", "not tested")
+REPORT_FORMAT = {"name": "hilbench-market-report", "version": 2}
+STATUSES = ("passed", "failed", "error", "inconclusive", "not applicable", "not tested",
+            "declared", "missing")
 OUTCOMES = ("passed", "failed", "error", "not_applicable", "skipped", "unfinished")
 STATUS_LEGEND = {
     "passed": "every linked test passed (tests that did not apply are listed beside it)",
@@ -24,7 +27,11 @@ STATUS_LEGEND = {
     "not applicable": "every linked test found that the requirement does not apply to this "
                       "device or bench, and says why",
     "not tested": "no test of this run produces evidence for the requirement",
+    "declared": "documentary requirement: declared, evidence attached (an attestation in the "
+                "product file, with its SHA-256) — not tested",
+    "missing": "documentary requirement: no valid attestation in the product file",
 }
+DEVIATION_OUTCOMES = ("skipped", "not_applicable", "error", "unfinished")
 FRAME_FIELDS = EXCHANGE_FRAMES
 KEY_FIELDS = {
     "run_started": ("run_id", "hilbench_version", "markets", "seed", "bench", "catalog_version"),
@@ -173,9 +180,19 @@ def unknown_requirement_ids(run: Run, catalog: Catalog) -> list[dict[str, Any]]:
     return [{"id": rid, "tests": nodes} for rid, nodes in sorted(unknown.items())]
 
 
-def requirement_entry(requirement: Requirement, run: Run) -> dict[str, Any]:
-    tests = [t for t in run.tests if requirement.id in t.requirements]
+def requirement_entry(requirement: Requirement, run: Run,
+                      product: ProductFile = NO_PRODUCT) -> dict[str, Any]:
     entry = requirement.as_dict()
+    attestations = [a.as_dict() for a in product.for_requirement(requirement.id)]
+    entry["attestations"] = attestations
+    if not requirement.bench_testable:
+        # A documentary requirement is declared or missing; a test never makes it "passed".
+        entry["status"] = "declared" if any(a["valid"] for a in attestations) else "missing"
+        entry["tests"], entry["evidence"] = [], []
+        entry["status_note"] = "" if attestations or entry["status"] == "declared" else \
+            "no attestation in the product file"
+        return entry
+    tests = [t for t in run.tests if requirement.id in t.requirements]
     entry["status"] = requirement_status([t.outcome for t in tests])
     entry["tests"] = [_test_view(t) for t in tests]
     skipped = sum(1 for t in tests if t.outcome == "skipped")
@@ -190,23 +207,28 @@ def requirement_entry(requirement: Requirement, run: Run) -> dict[str, Any]:
     return entry
 
 
-def market_report(code: str, catalog: Catalog, run: Run,
-                  integrity: dict[str, Any]) -> dict[str, Any]:
+def market_report(code: str, catalog: Catalog, run: Run, integrity: dict[str, Any],
+                  product: ProductFile = NO_PRODUCT) -> dict[str, Any]:
     market = catalog.markets[code]
-    requirements = [requirement_entry(r, run) for r in catalog.for_market(code)]
+    requirements = [requirement_entry(r, run, product) for r in catalog.for_market(code)]
     ids = {r["id"] for r in requirements}
     tests = [t for t in run.tests if ids & set(t.requirements)]
     schemes = [{"id": s.id, "title": s.title, "section": s.section, "source": s.source,
-                "scope_note": s.scope_note,
+                "scope_note": s.scope_note, "status": s.status, "applies_from": s.applies_from,
                 "requirements": [r["id"] for r in requirements if r["scheme"] == s.id]}
                for s in catalog.schemes]
     return {
         "format": REPORT_FORMAT,
         "market": code,
         "market_info": {"name": market.name, "regimes": market.regimes,
-                        "scope_note": market.scope_note},
+                        "scope_note": market.scope_note, "status": market.status,
+                        "includes": list(market.includes)},
         "integrity": integrity,
         "emulated": emulated(run),
+        "emulated_devices": emulated_devices(run),
+        "test_report": test_report_header(code, catalog, run, integrity, product),
+        "deviations": deviations(run, tests, requirements),
+        "timeline": timeline(code, catalog, requirements, report_date(run, product)),
         "run": run_header(run, catalog),
         "duts": duts(run),
         "calibration_warnings": calibration_warnings(run),
@@ -280,3 +302,124 @@ def _test_seqs(test: TestResult) -> list[int]:
         if record is not None:
             seqs.append(record.seq)
     return seqs
+
+
+def emulated_devices(run: Run) -> list[str]:
+    """The devices the journal records as emulated (the bench itself first, if it is)."""
+    out = []
+    bench = run.run_started.data.get("bench") if run.run_started else None
+    if isinstance(bench, dict) and bench.get("emulated"):
+        out.append(f"bench {display(bench.get('name') or 'unnamed')}")
+    out += [f"{display(d.data.get('name'))} ({display(d.data.get('kind'))})"
+            for d in run.duts if d.data.get("emulated")]
+    return out
+
+
+def report_date(run: Run, product: ProductFile) -> str | None:
+    """Date of issue: the product file's [report] issued, else the day of the last record
+    (never the clock: a report is a pure function of its inputs)."""
+    issued = product.table("report").get("issued")
+    if issued:
+        return issued
+    return run.records[-1].wall[:10] if run.records else None
+
+
+def report_id(code: str, catalog: Catalog, run: Run, integrity: dict[str, Any],
+              product: ProductFile) -> str:
+    """Unique per run, market, catalog version, evidence and product file: a report rebuilt
+    from other inputs (an amended one, ISO/IEC 17025 §7.8.8) gets another ID."""
+    started = run.run_started.data if run.run_started else {}
+    head = str(integrity.get("journal", {}).get("head_hash", ""))
+    digest = hashlib.sha256("\n".join([str(started.get("run_id")), code, catalog.label, head,
+                                       str(product.sha256)]).encode()).hexdigest()
+    return f"HB-{str(started.get('run_id') or 'unknown')[:8]}-{code}-{digest[:10]}"
+
+
+def test_report_header(code: str, catalog: Catalog, run: Run, integrity: dict[str, Any],
+                       product: ProductFile) -> dict[str, Any]:
+    """The contents ISO/IEC 17025:2017 §7.8.2/7.8.3 asks of a test report, from the journal
+    and the product file; what neither states is "not stated", never invented."""
+    started = run.run_started.data if run.run_started else {}
+    suites = sorted({t.nodeid.split("::")[0].rsplit("/", 1)[0] for t in run.tests})
+    instruments = []
+    for record in run.duts:
+        calibration = record.data.get("calibration")
+        if isinstance(calibration, dict):
+            instruments.append({
+                "name": display(record.data.get("name")), "kind": display(record.data.get("kind")),
+                "emulated": bool(record.data.get("emulated")),
+                "certificate": display(calibration.get("certificate")),
+                "due": display(calibration.get("due")),
+                "laboratory": display(calibration.get("laboratory") or ""),
+                "seq": record.seq})
+    item = product.table("product")
+    return {
+        "title": product.table("report").get("title", "Test report"),
+        "report_id": report_id(code, catalog, run, integrity, product),
+        "lab": product.table("lab"), "customer": product.table("customer"),
+        "method": {"suites": suites, "argv": _strings(started.get("argv")),
+                   "hilbench_version": started.get("hilbench_version"),
+                   "git_revision": started.get("git_revision"),
+                   "catalog": catalog.label, "seed": started.get("seed")},
+        "item": item,
+        "reference_instruments": instruments,
+        "performed": {"from": run.records[0].wall if run.records else None,
+                      "to": run.records[-1].wall if run.records else None},
+        "issued": report_date(run, product),
+        "decision_rule": product.table("decision_rule").get("text", DEFAULT_DECISION_RULE),
+        "environment": {**product.table("environment"),
+                        "harness host": f"{display(started.get('platform') or '?')}, Python "
+                                        f"{display(started.get('python') or '?')}"},
+        "signoff": {role: product.table("signoff").get(role, "")
+                    for role in ("tested_by", "reviewed_by", "approved_by")},
+        "product_file": {"name": product.path, "sha256": product.sha256},
+    }
+
+
+def deviations(run: Run, tests: list[TestResult],
+               requirements: list[dict[str, Any]]) -> list[dict[str, str]]:
+    """Departures from the full method (§7.8.2.1 n): tests skipped, not applicable, broken
+    off or in error, each with its reason; a journal cut short; documentary requirements
+    without an attestation."""
+    out = [{"what": t.nodeid, "kind": t.outcome.replace("_", " "),
+            "reason": t.message or "no reason recorded"}
+           for t in tests if t.outcome in DEVIATION_OUTCOMES]
+    if run.run_finished is None:
+        out.append({"what": "run", "kind": "shortened",
+                    "reason": "the journal has no run_finished record: the run was cut short"})
+    missing = [r["id"] for r in requirements if r["status"] == "missing"]
+    if missing:
+        out.append({"what": f"{len(missing)} documentary requirements", "kind": "missing",
+                    "reason": "no attestation in the product file: " + ", ".join(missing)})
+    return out
+
+
+def timeline(code: str, catalog: Catalog, requirements: list[dict[str, Any]],
+             today: str | None) -> list[dict[str, Any]]:
+    """Per date, what comes into force for this market (from the catalog), oldest first;
+    `future` marks what is not yet in force on the report's date."""
+    events: dict[tuple[str, str], dict[str, Any]] = {}
+    for scheme in catalog.schemes:
+        ids = [r["id"] for r in requirements if r["scheme"] == scheme.id]
+        if not ids:
+            continue
+        for date, event in scheme.milestones:
+            events.setdefault((date, scheme.id), {"date": date, "scheme": scheme.title,
+                                                  "events": [], "requirements": []}
+                              )["events"].append(event)
+        if scheme.applies_from:
+            entry = events.setdefault((scheme.applies_from, scheme.id), {
+                "date": scheme.applies_from, "scheme": scheme.title, "events": [],
+                "requirements": []})
+            entry["requirements"] += [r["id"] for r in requirements
+                                      if r["scheme"] == scheme.id and not r["applies_from"]]
+    titles = {scheme.id: scheme.title for scheme in catalog.schemes}
+    for r in requirements:
+        if r["applies_from"]:
+            events.setdefault((r["applies_from"], r["scheme"]), {
+                "date": r["applies_from"], "scheme": titles[r["scheme"]], "events": [],
+                "requirements": []})["requirements"].append(r["id"])
+    out = sorted(events.values(), key=lambda e: (e["date"], e["scheme"]))
+    for entry in out:
+        entry["future"] = bool(today and entry["date"] > today)
+    return out

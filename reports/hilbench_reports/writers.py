@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import abc
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -35,6 +35,8 @@ class ReportSet:
     integrity: dict[str, Any]
     summary: dict[str, Any]  # run, integrity and per-market counts (summary.json)
     reports: dict[str, dict[str, Any]]  # market code -> market report data (report-XX.json)
+    matrix: dict[str, Any] = field(default_factory=dict)  # the compliance matrix (matrix.json)
+    iso30141: dict[str, Any] = field(default_factory=dict)  # the ISO/IEC 30141 view
 
 
 class ReportWriter(abc.ABC):
@@ -64,6 +66,9 @@ class HtmlWriter(ReportWriter):
             "catalog": reports.catalog, "statuses": STATUSES, "status_legend": STATUS_LEGEND,
             "emulated_banner": EMULATED_BANNER, "journal": reports.integrity["journal"],
             "files": reports.integrity["files"], "evidence_ok": reports.integrity["ok"],
+            # Every page of an emulated run carries the mark (screen: sticky; print: fixed).
+            "stamp": EMULATED_BANNER if reports.summary.get("emulated") else "",
+            "emulated_devices": reports.summary.get("emulated_devices", []),
         }
         written = [write_text(out / "index.html", env.get_template("index.html").render(
             summary=reports.summary, **common))]
@@ -73,6 +78,9 @@ class HtmlWriter(ReportWriter):
             html = env.get_template("market.html").render(report=report, records=records,
                                                           by_id=by_id, **common)
             written.append(write_text(out / f"report-{code}.html", html))
+        for name, data in (("matrix", reports.matrix), ("iso30141", reports.iso30141)):
+            written.append(write_text(out / f"{name}.html", env.get_template(
+                f"{name}.html").render(view=data, summary=reports.summary, **common)))
         return written
 
 
@@ -85,6 +93,8 @@ class JsonWriter(ReportWriter):
         written = [write_text(out / "summary.json", to_json(reports.summary))]
         for code, report in reports.reports.items():
             written.append(write_text(out / f"report-{code}.json", to_json(report)))
+        written.append(write_text(out / "matrix.json", to_json(reports.matrix)))
+        written.append(write_text(out / "iso30141.json", to_json(reports.iso30141)))
         return written
 
 

@@ -59,8 +59,8 @@ def test_statuses_follow_the_linked_tests(evidence_dir: Path, tmp_path: Path) ->
 
 
 def test_every_market_report_lists_all_its_catalog_requirements(evidence_dir: Path) -> None:
-    build_reports(evidence_dir)
     catalog = load_catalog()
+    build_reports(evidence_dir, markets=list(catalog.markets))
     for market in catalog.markets:
         listed = [r["id"] for r in report(evidence_dir / "reports", market)["requirements"]]
         assert listed == [r.id for r in catalog.for_market(market)]
@@ -71,8 +71,9 @@ def test_every_market_report_lists_all_its_catalog_requirements(evidence_dir: Pa
 def test_uk_report_shows_untested_psti_requirements_honestly(evidence_dir: Path) -> None:
     build_reports(evidence_dir)
     uk = statuses(evidence_dir / "reports", "UK")
-    for rid in ("UK-PSTI-S1.1", "UK-PSTI-S1.2", "UK-PSTI-S1.3"):
-        assert uk[rid] == "not tested"
+    assert uk["UK-PSTI-S1.1"] == "not tested"
+    for rid in ("UK-PSTI-S1.2", "UK-PSTI-S1.3"):  # documentary, and no product file
+        assert uk[rid] == "missing"
     html = (evidence_dir / "reports" / "report-UK.html").read_text(encoding="utf-8")
     assert "UK-PSTI-S1.1" in html and "not tested in this run" in html
     assert "Smart meters are excluded from PSTI" in html
@@ -232,8 +233,9 @@ def test_markets_default_to_the_run_selection_and_unknown_ones_are_refused(tmp_p
     summary = json.loads((directory / "reports" / "summary.json").read_text())
     assert summary["markets_not_in_catalog"] == ["XX"]
     assert [p.name for p in build_reports(directory, tmp_path / "o", markets=["US"],
-                                                formats=["html", "json"])] == [
-        "index.html", "report-US.html", "summary.json", "report-US.json"]
+                                          formats=["html", "json"])] == [
+        "index.html", "report-US.html", "matrix.html", "iso30141.html",
+        "summary.json", "report-US.json", "matrix.json", "iso30141.json"]
     with pytest.raises(ReportError, match="unknown market"):
         build_reports(directory, markets=["EU", "MARS"])
 
