@@ -314,9 +314,9 @@ std::optional<Iec62056Server::Action> Iec62056Server::on_initial_byte_stream() {
     baud_ = initial_baud;
     return action;
   }
-  const std::string text = fmt::format("{}P0{}({}){}", static_cast<char>(soh),
-                                       static_cast<char>(stx), serial_number_,
-                                       static_cast<char>(etx));
+  const std::string text =
+      fmt::format("{}P0{}({}){}", static_cast<char>(soh), static_cast<char>(stx), serial_number_,
+                  static_cast<char>(etx));
   Bytes p0(text.begin(), text.end());
   p0.push_back(block_check(std::span(p0).subspan(1)));
   action.reply = std::move(p0);

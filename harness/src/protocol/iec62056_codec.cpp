@@ -112,8 +112,8 @@ Bytes encode_command(std::string_view command, std::optional<std::string_view> d
   if (data) {
     for (char c : *data)
       if (!is_printable(c))
-        throw ConfigError({}, fmt::format("command data {} holds a control character",
-                                          excerpt(*data)));
+        throw ConfigError({},
+                          fmt::format("command data {} holds a control character", excerpt(*data)));
     text.push_back(static_cast<char>(control::stx));
     text.append(*data);
   }
