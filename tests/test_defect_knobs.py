@@ -67,6 +67,8 @@ KNOBS: dict[str, tuple[set[str], set[str]]] = {
     "rtu_broadcast_answered": ({"test_broadcast_write_is_executed_and_not_answered"},
                                {"MODBUS-SL-ADDR"}),
     # IEC 62056-21 mode C on the optical port (suites/interface/test_iec62056_mode_c.py)
+    "iec_identification_wrong_baud_character": ({"test_sign_on_answers_the_identification"},
+                                                {"IEC62056-21-SIGNON"}),
     "iec_bcc_error": ({"test_readout_bcc_is_the_xor_of_the_block"}, {"IEC62056-21-BCC"}),
     "iec_ignores_baud_switch": ({"test_readout_switches_to_the_agreed_baud_rate"},
                                 {"IEC62056-21-BAUD"}),

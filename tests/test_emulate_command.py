@@ -69,5 +69,5 @@ serial = false
         process.send_signal(signal.SIGINT)
         _, stderr = process.communicate(timeout=30)
     assert process.returncode == 0, stderr.decode()[-2000:]
-    assert "meter-a: serial" in stderr.decode() and "(adapter HB-meter-a)" in stderr.decode()
+    assert "serial /dev/ttyUSB" in stderr.decode() and "(adapter HB-meter-a)" in stderr.decode()
     assert not Path(ready["umockdev_dir"]).exists()  # the presenter removed its testbed

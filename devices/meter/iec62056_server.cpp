@@ -287,8 +287,11 @@ std::optional<Iec62056Server::Action> Iec62056Server::on_initial_byte_stream() {
     const std::string address = request.substr(2, request.size() - 3);
     if (!address.empty() && address != settings_.address) return Action{};
     state_ = State::identified;
-    const std::string id = fmt::format("/{}{}{}\r\n", settings_.manufacturer,
-                                       settings_.baud_character, settings_.identifier);
+    char announced = settings_.baud_character;
+    if (defect(meter_defect("iec_identification_wrong_baud_character")))
+      announced = announced < '6' ? static_cast<char>(announced + 1) : '0';
+    const std::string id =
+        fmt::format("/{}{}{}\r\n", settings_.manufacturer, announced, settings_.identifier);
     return reply_with(Bytes(id.begin(), id.end()));
   }
   // ACK V Z Y CR LF, only after an identification.

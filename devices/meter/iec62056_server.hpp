@@ -22,7 +22,9 @@
 //   `B0` -> no answer, back to 300 baud. Error codes are this emulator's choice [U].
 // - A sign-on request is accepted in any state whose UART is still at 300 baud.
 // - The clock: UTC of the host plus an offset that W1 sets.
-// - Defects (meter/defects.hpp): iec_bcc_error (the readout's BCC is off by one bit),
+// - Defects (meter/defects.hpp): iec_identification_wrong_baud_character (the identification
+//   announces the next baud character: '6' for a 9600-baud device; ACKs are still judged
+//   against the real maximum), iec_bcc_error (the readout's BCC is off by one bit),
 //   iec_ignores_baud_switch (the UART stays at 300 baud after the ACK), and
 //   iec_password_not_checked (P1 with any password opens programming mode).
 #include <chrono>

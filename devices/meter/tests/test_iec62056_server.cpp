@@ -166,6 +166,12 @@ BOOST_AUTO_TEST_CASE(wrong_password_and_inactivity) {
 
 BOOST_AUTO_TEST_CASE(each_knob_breaks_its_claim_only) {
   {
+    Iec62056Server server = em1({meter_defect("iec_identification_wrong_baud_character")});
+    BOOST_TEST(text_of(server.on_bytes(bytes_of("/?!\r\n")).at(0).reply) == "/HBL6EM1\r\n");
+    const auto actions = server.on_bytes(ack_readout);  // 9600 still accepted
+    BOOST_TEST(actions.at(0).switch_now.value() == 9600u);
+  }
+  {
     Iec62056Server server = em1({meter_defect("iec_bcc_error")});
     server.on_bytes(bytes_of("/?!\r\n"));
     const auto actions = server.on_bytes(ack_readout);
