@@ -96,6 +96,32 @@ def modbus_seeds() -> None:
           bytes([12, 0, 1, 3]) + mbap(7, 1, regs) + mbap(1, 1, bytes([0x03, 0x02, 0, 0])))
 
 
+def iec_block(start: int, inside: bytes, end: int = 0x03) -> bytes:
+    check = 0
+    for byte in inside + bytes([end]):
+        check ^= byte
+    return bytes([start]) + inside + bytes([end, check])
+
+
+def iec62056_seeds() -> None:
+    readout = (b"C.1.0(EM1-2026-000123)\r\n0.9.1(12:00:00)\r\n1.8.0(12345.678*kWh)\r\n"
+               b"1.6.0(0012.3*kW)(26-12-02 10:15)\r\n!\r\n")
+    seeds = {
+        "identification": b"/HBL5EM1\r\n",
+        "identification_fast": b"/ISk5MT174-0001\r\n",
+        "identification_mode_b": b"/HBLEEM1\r\n",
+        "readout": iec_block(0x02, readout),
+        "readout_bad_bcc": iec_block(0x02, readout)[:-1] + b"\x00",
+        "password_request": iec_block(0x01, b"P0\x02(EM1-2026-000123)"),
+        "break": iec_block(0x01, b"B0"),
+        "error_answer": iec_block(0x02, b"(ER05)"),
+        "partial_block": iec_block(0x02, b"1.8.0(1*kWh)\r\n", 0x04),
+        "unbalanced": iec_block(0x02, b"1.8.0(1*kWh\r\n!\r\n"),
+    }
+    for name, data in seeds.items():
+        write("fuzz_iec62056_codec", name, data)
+
+
 def scpi_seeds() -> None:
     # [selector] + bytes; selector bit 0 = CR LF terminator
     seeds = {
@@ -189,5 +215,6 @@ def profile_seeds() -> None:
 if __name__ == "__main__":
     modbus_seeds()
     scpi_seeds()
+    iec62056_seeds()
     journal_seeds()
     profile_seeds()

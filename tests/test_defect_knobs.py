@@ -25,9 +25,10 @@ INPUT_VALIDATION = {"EN303645-5.13-1B", "EN18031-GEC-6"}
 IDENTIFICATION = {"MODBUS-APP-6.21", "EN303645-5.3-16", "US-8425-D1", "US-8259A-1", "JP-S1.1-16",
                   "WELMEC-P2"}
 FRAMING = {"MODBUS-TCP-MBAP", "MODBUS-SL-ADDR", "MODBUS-SL-CRC"}
+IEC62056 = {"IEC62056-21-SIGNON", "IEC62056-21-BAUD", "IEC62056-21-BCC", "IEC62056-21-PASSWORD"}
 SUITE_REQUIREMENTS = ({"MODBUS-APP-7-01", "MODBUS-APP-7-02", "MODBUS-APP-7-03", "HB-IOP-01",
                        "MODBUS-APP-RESP", "MODBUS-APP-WRITE", "HB-DATA-01"}
-                      | FRAMING | INPUT_VALIDATION | IDENTIFICATION)
+                      | FRAMING | INPUT_VALIDATION | IDENTIFICATION | IEC62056)
 MARKETS = ("EU", "JP", "SG", "UK", "US")
 
 # knob -> (the suite tests it must fail: test function names, parameters ignored;
@@ -65,6 +66,14 @@ KNOBS: dict[str, tuple[set[str], set[str]]] = {
                                 {"MODBUS-SL-ADDR"}),
     "rtu_broadcast_answered": ({"test_broadcast_write_is_executed_and_not_answered"},
                                {"MODBUS-SL-ADDR"}),
+    # IEC 62056-21 mode C on the optical port (suites/interface/test_iec62056_mode_c.py)
+    "iec_identification_wrong_baud_character": ({"test_sign_on_answers_the_identification"},
+                                                {"IEC62056-21-SIGNON"}),
+    "iec_bcc_error": ({"test_readout_bcc_is_the_xor_of_the_block"}, {"IEC62056-21-BCC"}),
+    "iec_ignores_baud_switch": ({"test_readout_switches_to_the_agreed_baud_rate"},
+                                {"IEC62056-21-BAUD"}),
+    "iec_password_not_checked": ({"test_programming_mode_opens_with_the_password_only"},
+                                 {"IEC62056-21-PASSWORD"}),
 }
 
 

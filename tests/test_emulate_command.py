@@ -54,17 +54,20 @@ serial = false
         assert ready["event"] == "ready" and ready["bench"] == "two meters"
         devices = {d["name"]: d for d in ready["devices"]}
         kinds_a = {e["kind"]: e for e in devices["meter-a"]["endpoints"]}
-        assert set(kinds_a) == {"serial", "tcp"}
+        assert set(kinds_a) == {"serial", "tcp", "optical"}  # optical: the IEC 62056-21 port
         assert kinds_a["serial"]["settings"]["usb_serial"] == "HB-meter-a"
-        assert [e["kind"] for e in devices["meter-b"]["endpoints"]] == ["tcp"]
+        assert kinds_a["optical"]["settings"]["usb_serial"] == "HB-meter-a-optical"
+        assert kinds_a["optical"]["settings"]["baud"] == 300
+        kinds_b = {e["kind"]: e for e in devices["meter-b"]["endpoints"]}
+        assert set(kinds_b) == {"tcp", "optical"}  # serial = false: no RTU port
         assert ready["umockdev_dir"] and Path(ready["umockdev_dir"]).is_dir()
         # A lab's own program reaches the emulated meter at the printed address.
-        host, port = devices["meter-b"]["endpoints"][0]["address"].rsplit(":", 1)
+        host, port = kinds_b["tcp"]["address"].rsplit(":", 1)
         client = ModbusClient(TcpTransport(host, int(port)), framing="tcp", unit=1)
         assert client.read_input_registers(0, 1) == [2301]
     finally:
         process.send_signal(signal.SIGINT)
         _, stderr = process.communicate(timeout=30)
     assert process.returncode == 0, stderr.decode()[-2000:]
-    assert "meter-a: serial" in stderr.decode() and "(adapter HB-meter-a)" in stderr.decode()
+    assert "serial /dev/ttyUSB" in stderr.decode() and "(adapter HB-meter-a)" in stderr.decode()
     assert not Path(ready["umockdev_dir"]).exists()  # the presenter removed its testbed

@@ -207,7 +207,9 @@ profile = "{EM1}"
         assert live.presenter is not None
         presenter_pid = live.presenter.pid
         ports = {p["adapter_serial"]: p for p in live.presenter.ready["ports"]}
-        assert set(ports) == {"HB-meter-a", "HB-meter-b"}
+        # Each meter's serial port and its optical (IEC 62056-21) probe.
+        assert set(ports) == {"HB-meter-a", "HB-meter-b", "HB-meter-a-optical",
+                              "HB-meter-b-optical"}
         a, b = live.device("meter-a"), live.device("meter-b")
         for device in (a, b):
             described = device.resources["serial"].describe()

@@ -18,10 +18,13 @@ editing this file. Parsing is strict: errors name the file and the key.
     [devices.serial]                       # resource kind "serial"
     port = "/dev/ttyUSB0"                  # baud/data_bits/parity/stop_bits default to the profile
     umockdev_dir = "/tmp/umockdev.X"       # optional: port presented by a umockdev testbed
+    [devices.optical]                      # resource kind "optical": an optical probe
+    port = "/dev/ttyUSB1"                  # (IEC 62056-21 mode C; defaults 300 7E1)
     [devices.emulator]                     # optional: the plugin starts hilbench-emulator
     defects = ["illegal_address_returns_data"]
     serial = true
     tcp = true
+    optical = true                         # the profile's [iec62056] port, if it has one
     [devices.calibration]                  # reference instruments: every report warns
     certificate = "DAkkS-12345-2026"       # when a run's date is after `due`
     due = 2027-03-31                       # a TOML date
@@ -61,7 +64,8 @@ def embedded_profile_dir() -> Path:
 
 
 def embedded_bench(defects: tuple[str, ...] = ()) -> BenchSpec:
-    """The default bench: one emulated EM-1 meter on an emulated serial port and loopback TCP."""
+    """The default bench: one emulated EM-1 meter on an emulated serial port, loopback TCP and
+    its optical port (IEC 62056-21 mode C, a second emulated serial port)."""
     profile = load_profile(embedded_profile_dir() / "em1-meter.toml")
     known = known_defects(profile.kind)
     for defect in defects:
@@ -155,7 +159,7 @@ def _calibration(r: StrictReader, item: dict[str, Any], where: str) -> Calibrati
 
 def _emulator(r: StrictReader, item: dict[str, Any], where: str, kind: str) -> EmulatorSpec:
     table = r.table(item, "emulator", where)
-    r.check_keys(table, {"defects", "serial", "tcp"}, where)
+    r.check_keys(table, {"defects", "serial", "tcp", "optical"}, where)
     known = known_defects(kind)
     defects = r.get(table, "defects", list, where, [])
     for index, defect in enumerate(defects):
@@ -163,4 +167,5 @@ def _emulator(r: StrictReader, item: dict[str, Any], where: str, kind: str) -> E
             raise r.fail(f"{where}.defects[{index}]", f"unknown defect {defect!r} "
                          f"(known: {', '.join(known)})")
     return EmulatorSpec(defects=tuple(defects), serial=r.get(table, "serial", bool, where, True),
-                        tcp=r.get(table, "tcp", bool, where, True))
+                        tcp=r.get(table, "tcp", bool, where, True),
+                        optical=r.get(table, "optical", bool, where, True))

@@ -257,6 +257,11 @@ def adapter_serial(device_name: str) -> str:
     return "HB-" + "".join(c if c.isalnum() or c in "-_." else "_" for c in device_name)
 
 
+def optical_adapter_serial(device_name: str) -> str:
+    """The adapter serial of a meter's emulated optical probe: HB-<name>-optical."""
+    return adapter_serial(device_name) + "-optical"
+
+
 def port_of(presenter: ChildProcess, serial: str) -> dict[str, Any]:
     """A presenter port by its adapter serial number (as a bench finds hardware)."""
     for port in presenter.ready.get("ports", []):
@@ -268,28 +273,39 @@ def port_of(presenter: ChildProcess, serial: str) -> dict[str, Any]:
 def start_emulator(profile: Path, defects: Sequence[str] = (), serial: bool = True, tcp: bool = True,
                    log_path: Path | None = None, timeout: float = 10.0,
                    presenter: ChildProcess | None = None, port_serial: str | None = None,
-                   paced: bool = True) -> ChildProcess:
+                   paced: bool = True, optical_serial: str | None = None) -> ChildProcess:
     """Starts hilbench-emulator. Its serial side attaches to the presenter port whose adapter
-    serial is `port_serial`; without a presenter, a private one (one port, `paced`) is started
-    and stopped with the emulator. ready["serial"] then also carries the port as the harness
-    opens it: device_path, umockdev_dir, adapter_serial and the presenter's pacing."""
+    serial is `port_serial`; without a presenter, a private one (`paced`) is started and
+    stopped with the emulator. ready["serial"] then also carries the port as the harness
+    opens it: device_path, umockdev_dir, adapter_serial and the presenter's pacing. With
+    `optical_serial`, a meter's optical port (IEC 62056-21) attaches to that presenter port
+    (--optical-socket) and ready["optical"] is completed the same way."""
     argv = [find_tool("hilbench-emulator"), "--profile", str(profile)]
     argv += ["--tcp-host", "127.0.0.1", "--tcp-port", "0"] if tcp else ["--no-tcp"]
     for defect in defects:
         argv += ["--defect", defect]
     own_presenter = None
     port: dict[str, Any] | None = None
+    optical_port: dict[str, Any] | None = None
+    if (serial or optical_serial) and presenter is None:
+        port_serial = port_serial or adapter_serial(profile.stem)
+        wanted = [(port_serial, f"hilbench emulated {profile.stem} port")] if serial else []
+        if optical_serial:
+            wanted.append((optical_serial, f"hilbench emulated {profile.stem} optical probe"))
+        presenter_log = log_path.with_name(log_path.stem + "-presenter.log") if log_path else None
+        own_presenter = presenter = start_presenter(
+            [(f"ttyUSB{i}", s, product) for i, (s, product) in enumerate(wanted)], paced=paced,
+            log_path=presenter_log, timeout=timeout)
     if not serial:
         argv.append("--no-serial")
     else:
-        if presenter is None:
-            port_serial = port_serial or adapter_serial(profile.stem)
-            presenter_log = log_path.with_name(log_path.stem + "-presenter.log") if log_path else None
-            own_presenter = presenter = start_presenter(
-                [("ttyUSB0", port_serial, f"hilbench emulated {profile.stem} port")], paced=paced,
-                log_path=presenter_log, timeout=timeout)
+        assert presenter is not None
         port = port_of(presenter, port_serial or presenter.ready["ports"][0]["adapter_serial"])
         argv += ["--serial-socket", port["socket"]]
+    if optical_serial:
+        assert presenter is not None
+        optical_port = port_of(presenter, optical_serial)
+        argv += ["--optical-socket", optical_port["socket"]]
     child = ChildProcess(argv, f"hilbench-emulator[{profile.name}]", log_path)
     if own_presenter is not None:
         child.companions.append(own_presenter)
@@ -298,11 +314,12 @@ def start_emulator(profile: Path, defects: Sequence[str] = (), serial: bool = Tr
     except BaseException:
         child.stop()
         raise
-    if port is not None and isinstance(child.ready.get("serial"), dict):
-        assert presenter is not None
-        child.ready["serial"].update(
-            umockdev_dir=presenter.ready["umockdev_dir"], device_path=port["device_path"],
-            adapter_serial=port["adapter_serial"], pacing=presenter.ready["pacing"])
+    for kind, presented in (("serial", port), ("optical", optical_port)):
+        if presented is not None and isinstance(child.ready.get(kind), dict):
+            assert presenter is not None
+            child.ready[kind].update(
+                umockdev_dir=presenter.ready["umockdev_dir"], device_path=presented["device_path"],
+                adapter_serial=presented["adapter_serial"], pacing=presenter.ready["pacing"])
     return child
 
 

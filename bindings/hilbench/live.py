@@ -16,7 +16,8 @@ from typing import Any, Callable, TypeVar
 
 from ._core import ConfigError
 from .drivers import DRIVERS, Driver
-from .emulation import ChildProcess, adapter_serial, start_emulator, start_presenter
+from .emulation import (ChildProcess, adapter_serial, optical_adapter_serial, start_emulator,
+                        start_presenter)
 from .resources import RESOURCE_KINDS, Resource
 from .spec import BenchSpec, DeviceSpec
 from .transports import TransportFactory
@@ -59,12 +60,19 @@ class LiveBench:
         return [d for d in self.spec.devices
                 if d.emulator is not None and d.emulator.serial and d.profile.has_serial]
 
+    def _optical_devices(self) -> list[DeviceSpec]:
+        return [d for d in self.spec.devices
+                if d.emulator is not None and d.emulator.optical and d.profile.has_optical]
+
     def _start_presenter(self) -> None:
         devices = self._serial_devices()
-        if not devices:
+        optical = self._optical_devices()
+        if not devices and not optical:
             return
-        ports = [(f"ttyUSB{i}", adapter_serial(d.name), f"hilbench emulated {d.name} port")
-                 for i, d in enumerate(devices)]
+        wanted = [(adapter_serial(d.name), f"hilbench emulated {d.name} port") for d in devices]
+        wanted += [(optical_adapter_serial(d.name), f"hilbench emulated {d.name} optical probe")
+                   for d in optical]
+        ports = [(f"ttyUSB{i}", serial, product) for i, (serial, product) in enumerate(wanted)]
         self.presenter = start_presenter(ports, paced=self.paced,
                                          log_path=self.log_dir / "presenter.log")
         self._on_event("presenter_started", {"pid": self.presenter.pid,
@@ -75,11 +83,14 @@ class LiveBench:
         resources = dict(device.resources)
         if device.emulator is not None:
             serial = device.emulator.serial and device.profile.has_serial
+            optical = device.emulator.optical and device.profile.has_optical
             emulator = start_emulator(device.profile.path, device.emulator.defects,
                                       serial=serial, tcp=device.emulator.tcp,
                                       log_path=self.log_dir / f"emulator-{device.name}.log",
-                                      presenter=self.presenter if serial else None,
-                                      port_serial=adapter_serial(device.name))
+                                      presenter=self.presenter if serial or optical else None,
+                                      port_serial=adapter_serial(device.name),
+                                      optical_serial=(optical_adapter_serial(device.name)
+                                                      if optical else None))
             resources = resources_from_ready(device, emulator.ready)
             self._on_event("emulator_started", {"dut": device.name, "pid": emulator.pid,
                                                 "defects": list(device.emulator.defects),
@@ -104,12 +115,12 @@ class LiveBench:
     def find(self, protocol: type[P], name: str | None = None) -> P:
         """The one device that implements `protocol` (or the device `name`, checked to)."""
         if name is not None:
-            driver = self.device(name)
-            if not driver.provides(protocol):
-                raise ConfigError(f"device '{name}' (driver {driver.spec.driver}) does not "
-                                  f"implement {protocol.__name__}")
-            return driver  # type: ignore[return-value]
-        matches = [d for d in self.devices() if d.provides(protocol)]
+            facet = self.device(name).facet(protocol)
+            if facet is None:
+                raise ConfigError(f"device '{name}' (driver {self.device(name).spec.driver}) "
+                                  f"does not implement {protocol.__name__}")
+            return facet  # type: ignore[return-value]
+        matches = [f for d in self.devices() if (f := d.facet(protocol)) is not None]
         if len(matches) != 1:
             raise ConfigError(f"bench '{self.spec.name}' has {len(matches)} devices implementing "
                               f"{protocol.__name__} ({', '.join(d.name for d in matches) or 'none'})"

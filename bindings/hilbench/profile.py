@@ -161,6 +161,11 @@ class DeviceProfile:
     def bits_in(self, table: str) -> list[Bit]:
         return sorted((b for b in self.bits if b.table == table), key=lambda b: b.address)
 
+    @property
+    def has_optical(self) -> bool:
+        """True when the profile declares an optical port (a meter's [iec62056] table)."""
+        return isinstance(self.data.get("iec62056"), dict)
+
     def identity_objects(self) -> dict[int, str]:
         return {IDENTITY_OBJECT_IDS[k]: v for k, v in self.identity.items()}
 

@@ -14,10 +14,11 @@ all floats. Times are timezone-aware UTC datetimes.
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any, Literal, Protocol, TypedDict, runtime_checkable
 
-from ._core import ModbusClient, Transport
+from ._core import Iec62056Client, ModbusClient, Transport
 from .profile import DeviceProfile
 
 
@@ -223,6 +224,35 @@ class Meter(Device, Protocol):
     @property
     def meter_constant_imp_per_kwh(self) -> float:
         """The pulse output's constant (impulses per kWh) the meter declares."""
+        ...
+
+
+@runtime_checkable
+class Iec62056Device(Device, Protocol):
+    """A device's optical (D0) interface spoken to in IEC 62056-21 protocol mode C. Every
+    session is journaled (protocol "iec62056-21"); the line returns to 300 7E1 after each."""
+
+    @property
+    def client(self) -> Iec62056Client:
+        """The mode C client, where the protocol itself is the point."""
+        ...
+
+    def transport(self) -> Transport:
+        """The raw transport (a serial port; chunk capture for timing)."""
+        ...
+
+    def identify(self) -> dict[str, Any]:
+        """Sign-on and identification: {raw, manufacturer, baud_character, max_baud,
+        reaction_20ms, identifier}."""
+        ...
+
+    def readout(self) -> dict[str, Any]:
+        """A whole data readout session: {identification, baud, data_sets: [{address,
+        values: [{value, unit}]}], message: the raw bytes STX .. BCC}. BCC checked."""
+        ...
+
+    def programming(self, password: str | None = None) -> AbstractContextManager[Iec62056Client]:
+        """A programming session (P1 with `password`, default the profile's), ended with B0."""
         ...
 
 

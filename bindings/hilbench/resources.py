@@ -83,11 +83,16 @@ class SerialPort(Resource):
     pacing: str | None = None  # emulated: "paced" | "unpaced" (the presenter's wire timing)
 
     @classmethod
+    def default_settings(cls, profile: DeviceProfile) -> SerialSettings:
+        """Line settings a bench file or ready line may leave out: the profile's."""
+        return profile.serial
+
+    @classmethod
     def from_bench(cls, reader: StrictReader, table: dict[str, Any], where: str,
                    profile: DeviceProfile) -> SerialPort:
         reader.check_keys(table, {"port", "usb_serial", "usb_id", "baud", "data_bits", "parity",
                                   "stop_bits", "umockdev_dir"}, where)
-        defaults = profile.serial
+        defaults = cls.default_settings(profile)
         port = cls(port=reader.get(table, "port", str, where, None),
                    baud=reader.get(table, "baud", int, where, defaults.baud),
                    data_bits=reader.get(table, "data_bits", int, where, defaults.data_bits),
@@ -110,7 +115,7 @@ class SerialPort(Resource):
         """`ready` is the emulator's "serial" object completed with its presenter port
         (hilbench.emulation.start_emulator): device_path, umockdev_dir, adapter_serial,
         pacing from the presenter's ready line; line settings from the emulator's."""
-        p: SerialSettings = profile.serial
+        p: SerialSettings = cls.default_settings(profile)
         serial = ready.get("adapter_serial")
         pacing = ready.get("pacing")
         return cls(port=str(ready["device_path"]), baud=int(ready.get("baud", p.baud)),
@@ -166,6 +171,21 @@ class SerialPort(Resource):
 
     def needs_umockdev(self) -> bool:
         return self.umockdev_dir is not None
+
+
+@dataclass(frozen=True)
+class OpticalPort(SerialPort):
+    """A meter's optical (D0) interface through an optical probe on a serial port, spoken to
+    in IEC 62056-21 mode C (`[devices.optical]`, same keys as `[devices.serial]`). Line
+    settings default to the mode C sign-on, 300 baud 7E1; the protocol switches the baud rate
+    during a session (SerialLine.reconfigure). An emulated meter announces it in its ready
+    line as "optical" (hilbench-emulator --optical-socket, on its own presenter port)."""
+
+    kind: ClassVar[str] = "optical"
+
+    @classmethod
+    def default_settings(cls, profile: DeviceProfile) -> SerialSettings:
+        return SerialSettings(baud=300, data_bits=7, parity="even", stop_bits=1)
 
 
 @dataclass(frozen=True)

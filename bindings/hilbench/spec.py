@@ -21,6 +21,7 @@ class EmulatorSpec:
     defects: tuple[str, ...] = ()
     serial: bool = True
     tcp: bool = True
+    optical: bool = True  # a meter profile's [iec62056] port, on its own presenter port
 
 
 @dataclass(frozen=True)
@@ -66,5 +67,6 @@ class BenchSpec:
 
     def needs_umockdev(self) -> bool:
         return any((d.emulator is not None and d.emulator.serial and d.profile.has_serial)
+                   or (d.emulator is not None and d.emulator.optical and d.profile.has_optical)
                    or any(r.needs_umockdev() for r in d.resources.values())
                    for d in self.devices)

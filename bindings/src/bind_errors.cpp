@@ -4,7 +4,8 @@
 //                 │                  └─ ConnectionClosed
 //                 ├─ ProtocolError
 //                 ├─ DeviceError (protocol, code) ─┬─ ModbusException (function, code_name)
-//                 │                                └─ ScpiError (message, entries)
+//                 │                                ├─ ScpiError (message, entries)
+//                 │                                └─ Iec62056Error (text)
 //                 ├─ ConfigError
 //                 └─ JournalError
 // Every instance carries .device, .operation, .deadline_s (float seconds or None), .detail.
@@ -12,6 +13,7 @@
 
 #include "bindings.hpp"
 #include "hilbench/errors.hpp"
+#include "hilbench/protocol/iec62056.hpp"
 #include "hilbench/protocol/modbus.hpp"
 #include "hilbench/protocol/scpi.hpp"
 
@@ -30,6 +32,7 @@ struct PythonErrorClasses {
   PyObject* device_error = nullptr;
   PyObject* modbus_exception = nullptr;
   PyObject* scpi_error = nullptr;
+  PyObject* iec62056_error = nullptr;
   PyObject* config = nullptr;
   PyObject* journal = nullptr;
 };
@@ -86,6 +89,10 @@ void bind_errors(py::module_& m) {
       m, "ScpiError", classes.device_error,
       "The instrument reported an error through its SCPI error queue; protocol 'scpi', code = "
       "the first SCPI error number, message its text, entries every (code, message) drained.");
+  classes.iec62056_error =
+      make_class(m, "Iec62056Error", classes.device_error,
+                 "The meter answered an IEC 62056-21 session with an error: (ERxx) (code xx), NAK "
+                 "(code -2) or a break B0 (code -3); protocol 'iec62056-21', text what it sent.");
   classes.config =
       make_class(m, "ConfigError", classes.harness, "A bench file, profile or argument is wrong.");
   classes.journal = make_class(m, "JournalError", classes.harness,
@@ -117,6 +124,13 @@ void bind_errors(py::module_& m) {
       }
       extra["entries"] = entries;
       raise(classes.scpi_error, e, extra);
+    } catch (const iec62056::Iec62056Error& e) {
+      py::dict extra;
+      extra["protocol"] = e.protocol();
+      extra["code"] = e.code();
+      extra["text"] = py::reinterpret_steal<py::str>(PyUnicode_DecodeUTF8(
+          e.text().data(), static_cast<Py_ssize_t>(e.text().size()), "replace"));
+      raise(classes.iec62056_error, e, extra);
     } catch (const DeviceError& e) {
       py::dict extra;
       extra["protocol"] = e.protocol();

@@ -7,5 +7,6 @@ void bind_errors(pybind11::module_& m);     // exception classes (first: others 
 void bind_transport(pybind11::module_& m);  // Deadline-free Python face of transports
 void bind_modbus(pybind11::module_& m);
 void bind_scpi(pybind11::module_& m);
+void bind_iec62056(pybind11::module_& m);
 void bind_journal(pybind11::module_& m);
 }  // namespace hilbench::python

@@ -6,5 +6,6 @@ PYBIND11_MODULE(_core, m) {
   hilbench::python::bind_transport(m);
   hilbench::python::bind_modbus(m);
   hilbench::python::bind_scpi(m);
+  hilbench::python::bind_iec62056(m);
   hilbench::python::bind_journal(m);
 }

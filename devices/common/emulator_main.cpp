@@ -6,7 +6,7 @@
 //
 //   hilbench-emulator --profile FILE [--tcp-host 127.0.0.1] [--tcp-port 0 | --no-tcp]
 //                     [--serial-socket PATH | --serial ttyUSB0 | --serial-fd FD | --no-serial]
-//                     [--defect NAME]... [--dump-profile]
+//                     [--optical-socket PATH] [--defect NAME]... [--dump-profile]
 //   hilbench-emulator --list-defects
 //
 // Exit status (common/process.hpp): 0 stopped cleanly (or --dump-profile/--list-defects
@@ -101,6 +101,10 @@ int main(int argc, char** argv) {
                      "attach the serial side to a hilbench-presenter port (its socket path from "
                      "the presenter's ready line); the presenter owns the UART")
           ->type_name("PATH");
+  app.add_option("--optical-socket", endpoints.optical_socket,
+                 "attach the meter's optical port (IEC 62056-21 mode C, the profile's [iec62056])"
+                 " to this hilbench-presenter port")
+      ->type_name("PATH");
   no_serial->excludes(serial)->excludes(serial_fd)->excludes(serial_socket);
   serial_fd->excludes(serial)->excludes(serial_socket);
   serial_socket->excludes(serial);

@@ -33,6 +33,8 @@ struct EndpointOptions {
   std::string serial_name = "ttyUSB0";
   int serial_fd = -1;
   std::string serial_socket;  ///< a hilbench-presenter port socket (uart_link.hpp)
+  /// A second presenter port for a meter's optical (IEC 62056-21) interface; "" = none.
+  std::string optical_socket;
   bool no_serial = false;
   bool serial_requested = false;  ///< --serial or --serial-fd given explicitly
 };

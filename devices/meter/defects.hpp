@@ -9,7 +9,7 @@
 
 namespace hilbench::emu::meter {
 
-inline constexpr std::array<DefectInfo, 17> defect_table{{
+inline constexpr std::array<DefectInfo, 21> defect_table{{
     {"illegal_address_returns_data",
      "reads of unmapped addresses return 0 and writes to them are acknowledged, instead of "
      "exception 02",
@@ -63,6 +63,18 @@ inline constexpr std::array<DefectInfo, 17> defect_table{{
      "MODBUS-SL-ADDR: a frame for another address gets no reply"},
     {"rtu_broadcast_answered", "RTU broadcast (address 0) writes are executed and answered",
      "MODBUS-SL-ADDR: a broadcast is never answered"},
+    // ---- IEC 62056-21 mode C on the optical port (meter/iec62056_server.hpp) ----
+    {"iec_identification_wrong_baud_character",
+     "the identification announces one baud character higher than the device supports "
+     "(/HBL6EM1 for a 9600-baud device); ACKs up to the real rate still work",
+     "IEC62056-21-SIGNON: the identification is /XXXZ<identifier> as declared"},
+    {"iec_bcc_error", "the data readout is sent with a wrong BCC (one bit flipped)",
+     "IEC62056-21-BCC: the readout's BCC is the XOR of the block"},
+    {"iec_ignores_baud_switch",
+     "the optical port stays at 300 baud after the ACK instead of switching to the agreed rate",
+     "IEC62056-21-BAUD: after the ACK the device answers at the agreed baud rate"},
+    {"iec_password_not_checked", "programming mode opens with any P1 password",
+     "IEC62056-21-PASSWORD: a wrong password is refused"},
 }};
 
 /// The knob called `name`; an unknown name does not compile.

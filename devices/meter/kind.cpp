@@ -4,15 +4,53 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <bit>
 #include <optional>
 
 #include "meter/endpoints.hpp"
+#include "meter/iec62056_endpoint.hpp"
+#include "meter/iec62056_server.hpp"
 #include "meter/modbus_server.hpp"
 #include "meter/profile.hpp"
 
 namespace hilbench::emu::meter {
 
 namespace {
+
+/// A register's engineering value as the Modbus side stores it now (word order and scale of
+/// the profile), for the optical port's readout: both interfaces show one register state.
+std::optional<double> register_value(const ModbusServer& server, const std::string& name) {
+  for (const RegisterSpec& spec : server.profile().registers) {
+    if (spec.name != name) continue;
+    std::uint32_t raw = 0;
+    const unsigned words = word_count(spec.type);
+    for (unsigned i = 0; i < words; ++i) {
+      const auto word =
+          server.register_word(spec.table, static_cast<std::uint16_t>(spec.address + i));
+      if (!word) return std::nullopt;
+      const unsigned significance = spec.word_order == WordOrder::little ? i : words - 1 - i;
+      raw |= std::uint32_t{*word} << (16 * significance);
+    }
+    double value = 0;
+    switch (spec.type) {
+      case ValueType::u16:
+      case ValueType::u32:
+        value = static_cast<double>(raw);
+        break;
+      case ValueType::i16:
+        value = static_cast<std::int16_t>(raw);
+        break;
+      case ValueType::i32:
+        value = static_cast<std::int32_t>(raw);
+        break;
+      case ValueType::f32:
+        value = static_cast<double>(std::bit_cast<float>(raw));
+        break;
+    }
+    return value / spec.scale;
+  }
+  return std::nullopt;
+}
 
 class EmulatedMeter final : public EmulatedDevice {
  public:
@@ -25,6 +63,9 @@ class EmulatedMeter final : public EmulatedDevice {
   bool has_serial() const override { return profile_.serial.has_value(); }
 
   std::optional<std::string> presentation_problem(const EndpointOptions& options) const override {
+    if (!options.optical_socket.empty() && !profile_.iec62056)
+      return fmt::format("{}: --optical-socket: the profile has no [iec62056] table",
+                         profile_.source);
     if (!profile_.serial || options.no_serial) return std::nullopt;
     // A presenter port is a UART model that keeps any framing; an inherited fd is whatever
     // the parent made it. Only the self-presented testbed port is a bare pty underneath.
@@ -61,8 +102,11 @@ int EmulatedMeter::serve(const EndpointOptions& options, Logger& log) {
     if (!error) shut_down(signal_number == SIGTERM ? "SIGTERM" : "SIGINT");
   });
   SerialEndpoint serial;
+  SerialEndpoint optical_link;
+  std::optional<Iec62056Server> iec;
   std::optional<TcpEndpoint> tcp;
   std::optional<RtuEndpoint> rtu;
+  std::optional<OpticalEndpoint> optical;
   auto sink = [&log](const std::string& message) { log(message); };
 
   nlohmann::ordered_json ready;
@@ -87,6 +131,21 @@ int EmulatedMeter::serve(const EndpointOptions& options, Logger& log) {
     } else {
       ready["serial"] = nullptr;
     }
+    if (!options.optical_socket.empty()) {
+      // The optical port starts at the mode C sign-on settings, 300 baud 7E1.
+      EndpointOptions link = options;
+      link.serial_socket = options.optical_socket;
+      SerialSettings sign_on{.baud = 300, .data_bits = 7, .parity = Parity::even, .stop_bits = 1};
+      optical_link = open_serial_endpoint(link, sign_on, active.name);
+      iec.emplace(
+          *active.iec62056, active.defects,
+          [&server](const std::string& name) { return register_value(server, name); },
+          active.identity.serial_number);
+      optical.emplace(io, *iec, optical_link.device_fd, sink);
+      ready["optical"] = optical_link.description;
+    } else {
+      ready["optical"] = nullptr;
+    }
   } catch (const std::exception& error) {
     log(fmt::format("cannot set up the endpoints: {}", error.what()));
     return exit_code::failure;
@@ -109,6 +168,7 @@ int EmulatedMeter::serve(const EndpointOptions& options, Logger& log) {
   }
   if (tcp) tcp->close();
   if (rtu) rtu->close();
+  if (optical) optical->close();
   return exit_code::ok;
 }
 
@@ -120,7 +180,9 @@ std::unique_ptr<EmulatedDevice> load(const toml::table& document, const std::str
 
 const DeviceKind kind{
     .name = "meter",
-    .summary = "Modbus smart meter: Modbus TCP and RTU from one register map",
+    .summary =
+        "smart meter: Modbus TCP and RTU from one register map, and an optical port "
+        "(IEC 62056-21 mode C)",
     .defects = defect_table,
     .load = &load,
 };

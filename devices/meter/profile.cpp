@@ -260,6 +260,11 @@ DeviceProfile read_profile(const toml::table& document, const std::string& file)
   profile.coils = read_bits("coils", true);
   profile.discrete_inputs = read_bits("discrete_inputs", false);
 
+  if (const toml::table* table = top.optional_table("iec62056")) {
+    TableReader reader(file, *table, "iec62056");
+    profile.iec62056 = read_iec62056(reader, profile.registers);
+  }
+
   if (const toml::table* table = top.optional_table("defects")) {
     TableReader reader(file, *table, "defects");
     for (std::size_t index = 0; index < defect_table.size(); ++index)
@@ -268,7 +273,8 @@ DeviceProfile read_profile(const toml::table& document, const std::string& file)
   }
 
   top.finish(
-      "schema, device, identity, serial, limits, registers, coils, discrete_inputs, defects");
+      "schema, device, identity, serial, limits, registers, coils, discrete_inputs, iec62056, "
+      "defects");
   return profile;
 }
 
@@ -357,6 +363,8 @@ nlohmann::ordered_json profile_to_json(const DeviceProfile& profile) {
   };
   out["coils"] = bits_to_json(profile.coils, true);
   out["discrete_inputs"] = bits_to_json(profile.discrete_inputs, false);
+  // null: the meter has no optical port.
+  out["iec62056"] = profile.iec62056 ? to_json(*profile.iec62056) : nlohmann::ordered_json(nullptr);
   out["defects"] = defects_to_json(defect_table, profile.defects);
   return out;
 }

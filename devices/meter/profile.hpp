@@ -24,6 +24,7 @@
 //                word_order ("big"|"little", big: high word first; 32-bit types only),
 //                min, max (a live measurement's band, both or neither; value within) optional
 //   [[coils]], [[discrete_inputs]]  address, name, value (bool); coils also writable (false)
+//   [iec62056]   optional: the optical port, IEC 62056-21 mode C (meter/iec62056_profile.hpp)
 //   [defects]    knob names of meter/defects.hpp only, booleans (default false)
 // Point names are unique across the whole profile; addresses may not repeat or overlap
 // within a table (a u32 occupies two addresses).
@@ -43,6 +44,7 @@
 #include "common/profile_reader.hpp"
 #include "common/serial_line.hpp"
 #include "meter/defects.hpp"
+#include "meter/iec62056_profile.hpp"
 
 namespace hilbench::emu::meter {
 
@@ -111,6 +113,8 @@ struct DeviceProfile {
   std::vector<RegisterSpec> registers;
   std::vector<BitSpec> coils;
   std::vector<BitSpec> discrete_inputs;
+  /// The optical port (IEC 62056-21 mode C); nullopt: the meter has none.
+  std::optional<Iec62056Settings> iec62056;
   DefectSet defects;  ///< knobs of defect_table (meter/defects.hpp)
 };
 

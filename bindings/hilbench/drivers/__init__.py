@@ -45,6 +45,9 @@ class Driver(abc.ABC):
         self.timeout = timeout  # seconds, per transaction
         self._retired_exchanges: list[dict[str, Any]] = []
         self._transports: dict[str, Transport] = {}  # resource kind -> open transport
+        # Drivers for other protocols of the same device (a Modbus meter's optical port):
+        # their capabilities, protocols (facet) and exchanges are this device's.
+        self.companions: list[Driver] = []
 
     # ---- what the device is and how it is reached ---------------------------------------
     def endpoints(self) -> list[dict[str, Any]]:
@@ -85,6 +88,13 @@ class Driver(abc.ABC):
         not structural: issubclass() does not work on protocols with data members.)"""
         return any(protocol in declared.__mro__ for declared in cls.implements)
 
+    def facet(self, protocol: type) -> Driver | None:
+        """The driver of this device that implements `protocol`: itself, a companion (another
+        protocol of the same device), or None."""
+        if self.provides(protocol):
+            return self
+        return next((c for c in self.companions if c.provides(protocol)), None)
+
     # ---- transports -------------------------------------------------------------------------
     def open_transport(self, kind: str) -> Transport:
         """The transport on this device's `kind` resource, opened (through the bench's
@@ -99,7 +109,7 @@ class Driver(abc.ABC):
     def heal(self) -> list[str]:
         """Drops every transport whose connection is lost, so the next exchange reconnects
         (the factory journals both). Returns the resource kinds dropped."""
-        dropped = []
+        dropped = [kind for companion in self.companions for kind in companion.heal()]
         for kind, transport in list(self._transports.items()):
             if transport.connection_lost:
                 self._retired_exchanges.extend(self._forget(kind))
@@ -120,6 +130,8 @@ class Driver(abc.ABC):
     def take_exchanges(self) -> list[dict[str, Any]]:
         """Every exchange since the last call, across interfaces, in time order."""
         exchanges = self._retired_exchanges + self._drain_exchanges()
+        for companion in self.companions:
+            exchanges += companion.take_exchanges()
         self._retired_exchanges = []
         return sorted(exchanges, key=lambda e: e["request_ns"])
 
@@ -133,6 +145,9 @@ class Driver(abc.ABC):
             self._retired_exchanges.extend(self._forget(kind))
         self._retired_exchanges.extend(self._drain_exchanges())
         self._transports.clear()  # the C++ destructors close ports and sockets
+        for companion in self.companions:
+            companion.close()
+            self._retired_exchanges.extend(companion.take_exchanges())
 
 
 def _is_driver(item: object) -> bool:

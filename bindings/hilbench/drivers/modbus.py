@@ -18,7 +18,8 @@ FRAMING_BY_RESOURCE: dict[str, Literal["rtu", "tcp"]] = {"serial": "rtu", "tcp":
 
 
 class ModbusDriver(Driver):
-    binds: ClassVar[tuple[str, ...]] = tuple(FRAMING_BY_RESOURCE)
+    # "optical": a meter's optical port, served by an Iec62056MeterDriver companion.
+    binds: ClassVar[tuple[str, ...]] = (*FRAMING_BY_RESOURCE, "optical")
     implements: ClassVar[tuple[type, ...]] = (ModbusDevice,)
 
     _clients: dict[str, ModbusClient]  # interface -> client
@@ -26,6 +27,12 @@ class ModbusDriver(Driver):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._clients = {}
+        if "optical" in self.resources:  # the meter's optical port: IEC 62056-21 mode C
+            from .iec62056 import Iec62056MeterDriver
+
+            self.companions.append(Iec62056MeterDriver(
+                self.spec, {"optical": self.resources["optical"]}, self.transports,
+                timeout=self.timeout))
 
     @property
     def interfaces(self) -> list[str]:
@@ -48,8 +55,10 @@ class ModbusDriver(Driver):
                 for object_id, value in sorted(objects.items())}
 
     def capabilities(self) -> set[str]:
-        """"modbus" and "modbus-<interface>" for each interface the bench connects."""
-        return {"modbus", *(f"modbus-{interface}" for interface in self.interfaces)}
+        """"modbus" and "modbus-<interface>" for each interface the bench connects, and what
+        companions offer (an optical port: "iec62056-21")."""
+        return {"modbus", *(f"modbus-{interface}" for interface in self.interfaces),
+                *(c for companion in self.companions for c in companion.capabilities())}
 
     def transport(self, interface: str) -> Transport:
         """The transport behind `interface` ("rtu" or "tcp"); opened on first use."""
