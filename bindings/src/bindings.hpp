@@ -8,4 +8,5 @@ void bind_transport(pybind11::module_& m);  // Deadline-free Python face of tran
 void bind_modbus(pybind11::module_& m);
 void bind_scpi(pybind11::module_& m);
 void bind_journal(pybind11::module_& m);
+void bind_faults(pybind11::module_& m);  // fault plans, FaultyTransport (after transport)
 }  // namespace hilbench::python

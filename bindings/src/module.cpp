@@ -7,4 +7,5 @@ PYBIND11_MODULE(_core, m) {
   hilbench::python::bind_modbus(m);
   hilbench::python::bind_scpi(m);
   hilbench::python::bind_journal(m);
+  hilbench::python::bind_faults(m);
 }
