@@ -237,9 +237,9 @@ def test_latency_50_ms_jitter_10_ms_measured(em1_tcp: int) -> None:
     assert all(40 <= p <= 60 for p in planned)
     # What a client measures: never less than planned, not much more (generous: loaded CI).
     assert all(a >= p - 1.0 for a, p in zip(added, planned)), (added, planned)
-    assert 45 <= statistics.mean(added) <= 75, added
+    assert 45 <= statistics.mean(added) <= 100, added
     assert statistics.pstdev(added) >= 2.0, added  # the jitter is there
-    assert min(added) >= 39.0 and max(added) <= 160.0, added
+    assert min(added) >= 39.0 and max(added) <= 250.0, added
 
 
 # ---- the fixture, in a pytest session of its own -------------------------------------------------

@@ -142,6 +142,7 @@ std::vector<FaultyTransport::Timed> FaultyTransport::process(Direction d,
   Bytes data(chunk.begin(), chunk.end());
   std::vector<std::int64_t> pause(data.size(), 0);  // silence before each byte
   double bandwidth = 0.0;                           // bytes/s; 0: unlimited
+  std::int64_t latency = 0;                         // the whole chunk arrives this much later
 
   for (std::size_t i = 0; i < plan_.faults.size() && !data.empty(); ++i) {
     const Fault& fault = plan_.faults[i];
@@ -171,7 +172,7 @@ std::vector<FaultyTransport::Timed> FaultyTransport::process(Direction d,
               static_cast<std::int64_t>(rng.between(0, static_cast<std::uint64_t>(2 * jitter))) -
               jitter;
         delay = std::max<std::int64_t>(delay, 0);
-        pause[0] += delay;
+        latency += delay;
         record(i, d, base, {{"delay_ns", delay}}, now);
         break;
       }
@@ -299,45 +300,63 @@ std::vector<FaultyTransport::Timed> FaultyTransport::process(Direction d,
   }
   passed_[di] += data.size();
 
+  // Latency is absolute (the chunk arrives that much after it was seen; order is kept);
+  // slicer and gap pauses are silences before a byte, counted from when the byte before it
+  // actually went (so they hold even when this thread wakes late), and start a new write;
+  // bandwidth spaces every byte from the one before.
   std::vector<Timed> out;
   out.reserve(data.size());
   const std::int64_t byte_ns =
       bandwidth > 0.0 ? static_cast<std::int64_t>(1e9 / bandwidth) : std::int64_t{0};
-  std::int64_t t = now;
   std::int64_t& last = last_due_[di];
-  for (std::size_t k = 0; k < data.size(); ++k) {
-    t += pause[k];
-    std::int64_t due = std::max(t, last);
-    if (byte_ns > 0) due = std::max(due, last + byte_ns);
-    out.push_back(Timed{due, data[k]});
-    last = due;
-    t = due;
-  }
+  const std::int64_t due = std::max(now + latency, last);
+  last = due;
+  for (std::size_t k = 0; k < data.size(); ++k)
+    out.push_back(Timed{due, pause[k] + byte_ns, pause[k] > 0, data[k]});
   return out;
+}
+
+std::size_t FaultyTransport::releasable(const std::deque<Timed>& queue, Direction d,
+                                        std::int64_t now, std::size_t limit) const {
+  std::int64_t t = released_ns_[dir_index(d)];
+  std::size_t n = 0;
+  for (const Timed& item : queue) {
+    if (n == limit || (n > 0 && item.piece_start)) break;
+    const std::int64_t allowed = std::max(item.due_ns, t + item.gap_ns);
+    if (allowed > now) break;
+    t = allowed;
+    ++n;
+  }
+  return n;
+}
+
+std::int64_t FaultyTransport::next_release_ns(const std::deque<Timed>& queue, Direction d) const {
+  if (queue.empty()) return never;
+  return std::max(queue.front().due_ns, released_ns_[dir_index(d)] + queue.front().gap_ns);
 }
 
 bool FaultyTransport::flush_outbox(Deadline deadline, bool wait) {
   Bytes due;
   while (!outbox_.empty()) {
     const std::int64_t now = monotonic_ns();
-    due.clear();
-    for (const Timed& item : outbox_) {
-      if (item.due_ns > now) break;
-      due.push_back(item.byte);
-    }
-    if (due.empty()) {
+    const std::size_t count = releasable(outbox_, Direction::tx, now, outbox_.size());
+    if (count == 0) {
       if (!wait) return false;
       const std::int64_t limit = deadline_ns(deadline, now);
-      if (outbox_.front().due_ns > limit) {
+      const std::int64_t next = next_release_ns(outbox_, Direction::tx);
+      if (next > limit) {
         sleep_until_ns(limit);
         return false;
       }
-      sleep_until_ns(outbox_.front().due_ns);
+      sleep_until_ns(next);
       continue;
     }
+    due.clear();
+    for (std::size_t k = 0; k < count; ++k) due.push_back(outbox_[k].byte);
     const std::size_t n = inner()->write_some(due, deadline);
     if (n == 0) return false;
     outbox_.erase(outbox_.begin(), outbox_.begin() + static_cast<std::ptrdiff_t>(n));
+    released_ns_[0] = monotonic_ns();
   }
   if (close_after_write_ && !closed_) closed_ = close_after_write_;
   return true;
@@ -362,20 +381,23 @@ std::size_t FaultyTransport::do_read(std::span<std::uint8_t> buf, Deadline deadl
     check_connection(now);
     if (closed_) throw_closed("read");
     if (!outbox_.empty()) flush_outbox(deadline, false);
-    std::size_t n = 0;
-    while (n < buf.size() && !inbox_.empty() && inbox_.front().due_ns <= now) {
-      buf[n++] = inbox_.front().byte;
-      inbox_.pop_front();
+    const std::size_t n = releasable(inbox_, Direction::rx, now, buf.size());
+    if (n > 0) {
+      for (std::size_t k = 0; k < n; ++k) {
+        buf[k] = inbox_.front().byte;
+        inbox_.pop_front();
+      }
+      released_ns_[1] = now;
+      return n;
     }
-    if (n > 0) return n;
     if (inbox_.empty() && close_after_read_) {
       closed_ = close_after_read_;
       throw_closed("read");
     }
     if (deadline.expired()) return 0;
     std::int64_t wake = std::min(deadline_ns(deadline, now), next_event_ns(now));
-    if (!inbox_.empty()) wake = std::min(wake, inbox_.front().due_ns);
-    if (!outbox_.empty()) wake = std::min(wake, outbox_.front().due_ns);
+    wake = std::min(wake, next_release_ns(inbox_, Direction::rx));
+    wake = std::min(wake, next_release_ns(outbox_, Direction::tx));
     const std::size_t m = inner()->read_some(scratch, until(wake, now, deadline));
     if (m == 0) continue;
     now = monotonic_ns();

@@ -80,7 +80,9 @@ class FaultyTransport : public TransportDecorator {
 
  private:
   struct Timed {
-    std::int64_t due_ns;
+    std::int64_t due_ns;  ///< not before (latency: absolute)
+    std::int64_t gap_ns;  ///< and not before this long after the byte before it went
+    bool piece_start;     ///< a slicer/gap piece begins here: released in a write of its own
     std::uint8_t byte;
   };
   struct Piece {
@@ -109,6 +111,11 @@ class FaultyTransport : public TransportDecorator {
   /// Writes on the bytes towards the device that are due; with `wait`, waits for the rest
   /// until the deadline. True when the outbox is empty.
   bool flush_outbox(Deadline deadline, bool wait);
+  /// How many bytes at the head of `queue` may go at `now` (at most `limit`, one piece).
+  std::size_t releasable(const std::deque<Timed>& queue, Direction d, std::int64_t now,
+                         std::size_t limit) const;
+  /// When the head of `queue` may go (INT64_MAX: empty).
+  std::int64_t next_release_ns(const std::deque<Timed>& queue, Direction d) const;
 
   FaultPlan plan_;
   AppliedFaultSink sink_;
@@ -120,6 +127,7 @@ class FaultyTransport : public TransportDecorator {
   std::array<std::uint64_t, 2> offsets_{};        ///< bytes seen per direction, before faults
   std::array<std::uint64_t, 2> passed_{};         ///< bytes passed on per direction (limit_data)
   std::array<std::int64_t, 2> last_due_{};        ///< keeps bytes in order per direction
+  std::array<std::int64_t, 2> released_ns_{};     ///< when the last byte went, per direction
   std::deque<Timed> inbox_;                       ///< towards the host, not yet due
   std::deque<Timed> outbox_;                      ///< towards the device, not yet written
   std::optional<std::string> closed_;             ///< why the connection closed (a fault)
