@@ -26,9 +26,10 @@ IDENTIFICATION = {"MODBUS-APP-6.21", "EN303645-5.3-16", "US-8425-D1", "US-8259A-
                   "WELMEC-P2"}
 FRAMING = {"MODBUS-TCP-MBAP", "MODBUS-SL-ADDR", "MODBUS-SL-CRC"}
 IEC62056 = {"IEC62056-21-SIGNON", "IEC62056-21-BAUD", "IEC62056-21-BCC", "IEC62056-21-PASSWORD"}
+RECOVERY = {"EN303645-5.9-1", "EN303645-5.9-2"}
 SUITE_REQUIREMENTS = ({"MODBUS-APP-7-01", "MODBUS-APP-7-02", "MODBUS-APP-7-03", "HB-IOP-01",
-                       "MODBUS-APP-RESP", "MODBUS-APP-WRITE", "HB-DATA-01"}
-                      | FRAMING | INPUT_VALIDATION | IDENTIFICATION | IEC62056)
+                       "MODBUS-APP-RESP", "MODBUS-APP-WRITE", "HB-DATA-01", "CRA-I.2(h)"}
+                      | FRAMING | INPUT_VALIDATION | IDENTIFICATION | IEC62056 | RECOVERY)
 MARKETS = ("EU", "JP", "SG", "UK", "US")
 
 # knob -> (the suite tests it must fail: test function names, parameters ignored;
@@ -43,7 +44,8 @@ KNOBS: dict[str, tuple[set[str], set[str]]] = {
     "illegal_value_accepted": ({"test_illegal_quantity_answers_exception_03",
                                 "test_write_single_coil_with_illegal_value_answers_exception_03"},
                                {"MODBUS-APP-7-03"} | INPUT_VALIDATION),
-    "bad_crc_answered": ({"test_frame_with_bad_crc_is_discarded"},
+    "bad_crc_answered": ({"test_frame_with_bad_crc_is_discarded",
+                          "test_write_with_a_flipped_bit_does_not_change_the_register"},
                          {"MODBUS-SL-CRC"} | INPUT_VALIDATION),
     "device_id_wrong_revision": ({"test_device_identification_matches_declared"}, IDENTIFICATION),
     "tcp_register_skew": ({"test_registers_identical_over_every_interface"}, {"HB-IOP-01"}),
@@ -74,6 +76,13 @@ KNOBS: dict[str, tuple[set[str], set[str]]] = {
                                 {"IEC62056-21-BAUD"}),
     "iec_password_not_checked": ({"test_programming_mode_opens_with_the_password_only"},
                                  {"IEC62056-21-PASSWORD"}),
+    # suites/robustness (issue 10)
+    "bad_crc_executed": ({"test_write_with_a_flipped_bit_does_not_change_the_register"},
+                         {"MODBUS-SL-CRC"} | INPUT_VALIDATION),
+    "stops_answering_after_noise": ({"test_still_answers_after_a_burst_of_malformed_frames"},
+                                    {"CRA-I.2(h)"}),
+    "tcp_wedged_by_partial_frame": ({"test_keeps_answering_after_the_link_fault_is_removed"},
+                                    RECOVERY),
 }
 
 

@@ -9,4 +9,5 @@ void bind_modbus(pybind11::module_& m);
 void bind_scpi(pybind11::module_& m);
 void bind_iec62056(pybind11::module_& m);
 void bind_journal(pybind11::module_& m);
+void bind_faults(pybind11::module_& m);  // fault plans, FaultyTransport (after transport)
 }  // namespace hilbench::python

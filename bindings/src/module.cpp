@@ -8,4 +8,5 @@ PYBIND11_MODULE(_core, m) {
   hilbench::python::bind_scpi(m);
   hilbench::python::bind_iec62056(m);
   hilbench::python::bind_journal(m);
+  hilbench::python::bind_faults(m);
 }

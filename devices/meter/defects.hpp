@@ -9,7 +9,7 @@
 
 namespace hilbench::emu::meter {
 
-inline constexpr std::array<DefectInfo, 21> defect_table{{
+inline constexpr std::array<DefectInfo, 24> defect_table{{
     {"illegal_address_returns_data",
      "reads of unmapped addresses return 0 and writes to them are acknowledged, instead of "
      "exception 02",
@@ -75,6 +75,19 @@ inline constexpr std::array<DefectInfo, 21> defect_table{{
      "IEC62056-21-BAUD: after the ACK the device answers at the agreed baud rate"},
     {"iec_password_not_checked", "programming mode opens with any P1 password",
      "IEC62056-21-PASSWORD: a wrong password is refused"},
+    // ---- issue 10: robustness under link faults (suites/robustness) ----
+    {"bad_crc_executed",
+     "RTU frames with a wrong CRC are executed (a write takes effect) but not answered",
+     "MODBUS-SL-CRC: a corrupted frame is discarded, not acted on"},
+    {"stops_answering_after_noise",
+     "after 3 malformed RTU frames in a row (bad CRC or too short) the serial side never "
+     "answers again until the emulator restarts",
+     "CRA-I.2(h): the device keeps answering after a burst of malformed frames"},
+    {"tcp_wedged_by_partial_frame",
+     "a Modbus TCP session that ends with part of a frame unread (the client left, or the "
+     "server dropped a malformed or unfinished frame) leaves the TCP side silent for every "
+     "later connection",
+     "EN303645-5.9-2: the device recovers cleanly once a link fault is removed"},
 }};
 
 /// The knob called `name`; an unknown name does not compile.

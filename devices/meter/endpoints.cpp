@@ -47,6 +47,9 @@ class TcpEndpoint::Session : public std::enable_shared_from_this<Session> {
   void close(const std::string& reason) {
     if (closed_) return;
     closed_ = true;
+    // However the session ends (the client left, a malformed or unfinished frame), bytes
+    // of a frame may be left over: the defect tcp_wedged_by_partial_frame reacts to that.
+    if (decoder_.has_partial_frame()) server_.tcp_client_left_mid_frame();
     if (!reason.empty()) log_(fmt::format("tcp client :{}: disconnected: {}", peer_, reason));
     std::error_code ignored;
     socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);

@@ -449,12 +449,26 @@ std::optional<Bytes> ModbusServer::read_device_identification(std::span<const st
 }
 
 std::optional<Bytes> ModbusServer::handle_rtu_frame(std::span<const std::uint8_t> frame) {
+  if (serial_wedged_) return std::nullopt;
+  const bool crc_ok =
+      frame.size() >= 4 &&
+      static_cast<std::uint16_t>(frame[frame.size() - 2] | (frame[frame.size() - 1] << 8)) ==
+          crc16_modbus(frame.first(frame.size() - 2));
+  if (!crc_ok) {
+    constexpr std::size_t wedge_after = 3;  // malformed frames in a row
+    if (++malformed_in_a_row_ >= wedge_after && defect(meter_defect("stops_answering_after_noise")))
+      serial_wedged_ = true;
+  } else {
+    malformed_in_a_row_ = 0;
+  }
   if (frame.size() < 4) return std::nullopt;
   const auto body = frame.first(frame.size() - 2);
-  const std::uint16_t received_crc =
-      static_cast<std::uint16_t>(frame[frame.size() - 2] | (frame[frame.size() - 1] << 8));
-  if (received_crc != crc16_modbus(body) && !defect(meter_defect("bad_crc_answered")))
+  if (!crc_ok && !defect(meter_defect("bad_crc_answered"))) {
+    // The defect acts on the corrupted request as if it were intact, and stays silent.
+    if (defect(meter_defect("bad_crc_executed")) && body[0] == profile_.unit)
+      handle_pdu(body.subspan(1), Interface::rtu);
     return std::nullopt;
+  }
 
   const std::uint8_t address = frame[0];
   std::optional<Bytes> reply_pdu;
@@ -479,7 +493,12 @@ std::optional<Bytes> ModbusServer::handle_rtu_frame(std::span<const std::uint8_t
   return reply;
 }
 
+void ModbusServer::tcp_client_left_mid_frame() noexcept {
+  if (defect(meter_defect("tcp_wedged_by_partial_frame"))) tcp_wedged_ = true;
+}
+
 std::optional<Bytes> ModbusServer::handle_tcp_frame(std::span<const std::uint8_t> frame) {
+  if (tcp_wedged_) return std::nullopt;
   if (frame.size() < mbap_header_size + 1) return std::nullopt;
   if (be16(frame, 2) != 0) return std::nullopt;
   if (be16(frame, 4) != frame.size() - 6) return std::nullopt;

@@ -151,6 +151,9 @@ class ModbusServer {
   std::optional<Bytes> handle_rtu_frame(std::span<const std::uint8_t> frame);
   /// One MBAP frame (header + PDU); nullopt = no reply (malformed header, other unit).
   std::optional<Bytes> handle_tcp_frame(std::span<const std::uint8_t> frame);
+  /// The TCP endpoint tells: a session ended with part of a frame unread. Only the
+  /// defect tcp_wedged_by_partial_frame reacts (the TCP side then never answers again).
+  void tcp_client_left_mid_frame() noexcept;
 
   /// Current contents of one register word / bit as the RTU side sees it (for tests and
   /// inspection); nullopt when unmapped.
@@ -197,6 +200,9 @@ class ModbusServer {
   std::vector<std::pair<std::uint8_t, std::string>> identification_objects() const;
 
   DeviceProfile profile_;
+  std::size_t malformed_in_a_row_ = 0;  ///< RTU frames with a bad CRC or too short
+  bool serial_wedged_ = false;          ///< defect stops_answering_after_noise has struck
+  bool tcp_wedged_ = false;             ///< defect tcp_wedged_by_partial_frame has struck
   RegisterMap holding_registers_;
   RegisterMap input_registers_;
   BitMap coils_;

@@ -118,6 +118,16 @@ class Driver(abc.ABC):
                 dropped.append(kind)
         return dropped
 
+    def drop_transports(self) -> list[str]:
+        """Closes every open transport (their exchanges are kept for the next take), so the
+        next use opens a new one through the factory: how a fault plan's wrapper is put in
+        the path and taken out again. Returns the resource kinds that were open."""
+        dropped = list(self._transports)
+        for kind in dropped:
+            self._retired_exchanges.extend(self._forget(kind))
+            del self._transports[kind]
+        return dropped
+
     @abc.abstractmethod
     def _forget(self, kind: str) -> list[dict[str, Any]]:
         """Drops the protocol clients on the `kind` transport; returns their exchanges."""

@@ -549,7 +549,8 @@ struct Probe {
   std::string name;
   Bytes frame;
   bool tcp;
-  Bytes followup = {};  ///< an RTU frame sent next (state probes: does a write stick?)
+  Bytes followup = {};    ///< an RTU frame sent next (state probes: does a write stick?)
+  std::size_t times = 1;  ///< `frame` is sent this many times (bursts)
 };
 
 std::vector<Probe> probes() {
@@ -575,6 +576,8 @@ std::vector<Probe> probes() {
       {"transaction id 0x8001", mbap(0x8001, 1, read_request(3, 0, 1)), true},
       {"unit 0xFF", mbap(1, 0xFF, read_request(3, 0, 1)), true},
       {"broadcast", with_crc({0, 6, 0, 1, 0, 9}), false},
+      {"bad crc write", Bytes{1, 6, 0, 1, 0, 9, 0x12, 0x34}, false, with_crc({1, 3, 0, 1, 0, 1})},
+      {"noise burst", Bytes{0x55, 0xAA, 0x01, 0x99, 0x12}, false, with_crc({1, 3, 0, 0, 0, 1}), 3},
   };
 }
 
@@ -582,8 +585,9 @@ std::map<std::string, std::optional<Bytes>> answers(const std::vector<DefectId>&
   std::map<std::string, std::optional<Bytes>> result;
   for (const Probe& probe : probes()) {
     auto server = em1(defects);  // fresh state for every probe
-    result[probe.name] =
-        probe.tcp ? server.handle_tcp_frame(probe.frame) : server.handle_rtu_frame(probe.frame);
+    for (std::size_t i = 0; i < probe.times; ++i)
+      result[probe.name] =
+          probe.tcp ? server.handle_tcp_frame(probe.frame) : server.handle_rtu_frame(probe.frame);
     if (!probe.followup.empty()) {
       auto after = server.handle_rtu_frame(probe.followup);
       Bytes both = result[probe.name].value_or(Bytes{});
@@ -603,7 +607,7 @@ BOOST_AUTO_TEST_CASE(each_defect_changes_exactly_its_behaviour) {
       {meter_defect("illegal_address_returns_data"), {"unmapped read", "range crossing the end"}},
       {meter_defect("illegal_function_silent"), {"unsupported function"}},
       {meter_defect("illegal_value_accepted"), {"quantity 126", "quantity 0"}},
-      {meter_defect("bad_crc_answered"), {"bad crc"}},
+      {meter_defect("bad_crc_answered"), {"bad crc", "bad crc write"}},
       {meter_defect("device_id_wrong_revision"), {"device id"}},
       {meter_defect("tcp_register_skew"), {"tcp input registers"}},
       {meter_defect("range_crossing_answered"), {"range crossing the end"}},
@@ -622,6 +626,10 @@ BOOST_AUTO_TEST_CASE(each_defect_changes_exactly_its_behaviour) {
       {meter_defect("iec_bcc_error"), {}},
       {meter_defect("iec_ignores_baud_switch"), {}},
       {meter_defect("iec_password_not_checked"), {}},
+      {meter_defect("bad_crc_executed"), {"bad crc write"}},
+      {meter_defect("stops_answering_after_noise"), {"noise burst"}},
+      // Needs the TCP endpoint's word (a client left mid-frame): its own test below.
+      {meter_defect("tcp_wedged_by_partial_frame"), {}},
   };
   BOOST_TEST(expected_change.size() == defect_table.size());
   for (const auto& [defect, probe_names] : expected_change) {
@@ -867,4 +875,36 @@ BOOST_AUTO_TEST_CASE(arbitrary_requests_are_answered_or_ignored_safely) {
       server.handle_tcp_frame(pdu);
     }
   }
+}
+
+BOOST_AUTO_TEST_CASE(tcp_wedged_by_partial_frame) {
+  const Bytes request = mbap(1, 1, read_request(3, 0, 1));
+  auto healthy = em1();
+  healthy.tcp_client_left_mid_frame();
+  BOOST_TEST(healthy.handle_tcp_frame(request).has_value());
+  auto defective = em1({meter_defect("tcp_wedged_by_partial_frame")});
+  BOOST_TEST(defective.handle_tcp_frame(request).has_value());
+  defective.tcp_client_left_mid_frame();
+  BOOST_TEST(!defective.handle_tcp_frame(request).has_value());
+}
+
+BOOST_AUTO_TEST_CASE(stops_answering_after_noise_needs_three_in_a_row) {
+  const Bytes noise{0x55, 0xAA, 0x01, 0x99, 0x12};
+  const Bytes read = with_crc({1, 3, 0, 0, 0, 1});
+  auto server = em1({meter_defect("stops_answering_after_noise")});
+  for (int round = 0; round < 3; ++round) {  // two bad frames, then a good one: no harm
+    server.handle_rtu_frame(noise);
+    server.handle_rtu_frame(Bytes{1, 3});
+    BOOST_TEST(server.handle_rtu_frame(read).has_value());
+  }
+  for (int i = 0; i < 3; ++i) server.handle_rtu_frame(noise);
+  BOOST_TEST(!server.handle_rtu_frame(read).has_value());
+}
+
+BOOST_AUTO_TEST_CASE(bad_crc_executed_acts_silently) {
+  auto server = em1({meter_defect("bad_crc_executed")});
+  Bytes write = with_crc({1, 6, 0, 1, 0, 9});
+  write.back() ^= 0xFF;
+  BOOST_TEST(!server.handle_rtu_frame(write).has_value());
+  BOOST_TEST(server.register_word(RegisterTable::holding, 1).value() == 9);
 }
