@@ -35,6 +35,7 @@ struct EndpointOptions {
   std::string serial_socket;  ///< a hilbench-presenter port socket (uart_link.hpp)
   bool no_serial = false;
   bool serial_requested = false;  ///< --serial or --serial-fd given explicitly
+  bool usb = false;  ///< --usb: present a USB face in a umockdev testbed of its own (SCPI kinds)
 };
 
 /// Log lines on stderr, prefixed with the program and device name.
