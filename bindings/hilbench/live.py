@@ -77,6 +77,7 @@ class LiveBench:
             serial = device.emulator.serial and device.profile.has_serial
             emulator = start_emulator(device.profile.path, device.emulator.defects,
                                       serial=serial, tcp=device.emulator.tcp,
+                                      usb=device.emulator.usb,
                                       log_path=self.log_dir / f"emulator-{device.name}.log",
                                       presenter=self.presenter if serial else None,
                                       port_serial=adapter_serial(device.name))

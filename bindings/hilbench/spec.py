@@ -21,6 +21,7 @@ class EmulatorSpec:
     defects: tuple[str, ...] = ()
     serial: bool = True
     tcp: bool = True
+    usb: bool = False  # SCPI kinds: also (or, with tcp = false, only) a USBTMC device
 
 
 @dataclass(frozen=True)

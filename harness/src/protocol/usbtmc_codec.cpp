@@ -1,6 +1,8 @@
 // USBTMC 1.0 / USB488 1.0 message headers and control replies, sans-io (see usbtmc.hpp).
 #include <fmt/format.h>
 
+#include <cstring>
+
 #include "hilbench/protocol/usbtmc.hpp"
 
 namespace hilbench::usbtmc {
@@ -33,11 +35,14 @@ std::uint8_t next_tag(std::uint8_t tag) noexcept {
 
 std::vector<std::uint8_t> encode_dev_dep_msg_out(std::uint8_t tag,
                                                  std::span<const std::uint8_t> payload, bool eom) {
-  std::vector<std::uint8_t> out = header(msg::dev_dep_msg_out, tag);
+  // Sized once (header + payload + 0..3 alignment bytes of value 0), then filled in.
+  std::vector<std::uint8_t> out((header_size + payload.size() + 3) / 4 * 4, 0);
+  out[0] = msg::dev_dep_msg_out;
+  out[1] = tag;
+  out[2] = static_cast<std::uint8_t>(~tag);
   put_u32(out, 4, static_cast<std::uint32_t>(payload.size()));
   out[8] = eom ? 0x01 : 0x00;
-  out.insert(out.end(), payload.begin(), payload.end());
-  out.resize((out.size() + 3) / 4 * 4, 0);  // alignment bytes: 0..3, value 0
+  if (!payload.empty()) std::memcpy(out.data() + header_size, payload.data(), payload.size());
   return out;
 }
 
