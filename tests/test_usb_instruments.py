@@ -112,7 +112,11 @@ def test_usb_devices_are_listed_and_reached_by_visa_string(usb_dmm: ChildProcess
 def test_pyvisa_over_pyusb_reads_the_same_identity_and_voltage(usb_dmm: ChildProcess) -> None:
     pyvisa = pytest.importorskip("pyvisa")
     pytest.importorskip("pyvisa_py")
-    pytest.importorskip("usb")
+    libusb1 = pytest.importorskip("usb.backend.libusb1")
+    # pyusb keeps one libusb context per process, enumerated when first used (an earlier
+    # PyVISA test may have made it before this testbed existed), and without uevents from
+    # the testbed its hotplug list never learns of our device: start a fresh context.
+    libusb1._lib_object = None
     profile = load_profile(DMM)
     reading = profile.data["reading"]
     manager = pyvisa.ResourceManager("@py")
