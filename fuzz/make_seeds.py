@@ -164,6 +164,24 @@ def scpi_seeds() -> None:
         write("fuzz_scpi_client", name, data)
 
 
+def usbtmc_seeds() -> None:
+    # Bulk-IN transfers (DEV_DEP_MSG_IN header + payload + alignment) and GET_CAPABILITIES.
+    def dev_dep_msg_in(tag: int, payload: bytes, attributes: int = 1) -> bytes:
+        frame = struct.pack("<BBBBIB3x", 2, tag, ~tag & 0xFF, 0, len(payload), attributes) + payload
+        return frame + b"\0" * (-len(frame) % 4)
+    caps = bytes([1, 0, 0x00, 0x01, 0x04, 0x00]) + bytes(6) + bytes([0x00, 0x01, 0x06, 0x0E]) + bytes(8)
+    seeds = {
+        "idn_reply": dev_dep_msg_in(5, b"hilbench,DMM-6,DMM6-2026-000042,2.1.0\n"),
+        "no_eom": dev_dep_msg_in(9, b"+1.0E+01\n", 0),
+        "bad_inverse": bytes([2, 5, 0xFB, 0]) + bytes(8),
+        "short": bytes([2, 5, 0xFA]),
+        "size_past_end": struct.pack("<BBBBIB3x", 2, 1, 0xFE, 0, 0xFFFFFFFF, 1),
+        "capabilities": caps,
+    }
+    for name, data in seeds.items():
+        write("fuzz_usbtmc_header", name, data)
+
+
 def canonical(value) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
 
@@ -216,5 +234,6 @@ if __name__ == "__main__":
     modbus_seeds()
     scpi_seeds()
     iec62056_seeds()
+    usbtmc_seeds()
     journal_seeds()
     profile_seeds()

@@ -326,7 +326,7 @@ def test_emulator_lists_the_scpi_kinds_and_refuses_what_they_cannot_serve(tmp_pa
     for kind in ("dmm", "source", "psu"):
         assert [k["name"] for k in listed[kind]] == list(known_defects(kind))
         assert all(k["description"] and k["breaks"] for k in listed[kind])
-    for argv, problem in ((["--no-tcp"], "serves TCP only"),
+    for argv, problem in ((["--no-tcp"], "serves TCP and/or USB (--usb)"),
                           (["--serial", "ttyUSB9"], "has no [serial] table"),
                           (["--defect", "bad_crc_answered"], 'unknown defect "bad_crc_answered"')):
         result = subprocess.run([emulator, "--profile", str(DMM), *argv], capture_output=True,

@@ -159,7 +159,7 @@ def _calibration(r: StrictReader, item: dict[str, Any], where: str) -> Calibrati
 
 def _emulator(r: StrictReader, item: dict[str, Any], where: str, kind: str) -> EmulatorSpec:
     table = r.table(item, "emulator", where)
-    r.check_keys(table, {"defects", "serial", "tcp", "optical"}, where)
+    r.check_keys(table, {"defects", "serial", "tcp", "optical", "usb"}, where)
     known = known_defects(kind)
     defects = r.get(table, "defects", list, where, [])
     for index, defect in enumerate(defects):
@@ -168,4 +168,5 @@ def _emulator(r: StrictReader, item: dict[str, Any], where: str, kind: str) -> E
                          f"(known: {', '.join(known)})")
     return EmulatorSpec(defects=tuple(defects), serial=r.get(table, "serial", bool, where, True),
                         tcp=r.get(table, "tcp", bool, where, True),
-                        optical=r.get(table, "optical", bool, where, True))
+                        optical=r.get(table, "optical", bool, where, True),
+                        usb=r.get(table, "usb", bool, where, False))

@@ -71,7 +71,7 @@ def _emulate_profile(args: argparse.Namespace) -> int:
     from .emulation import preload_libraries, start_emulator
 
     child = start_emulator(Path(args.profile), args.defect, serial=not args.no_serial,
-                           tcp=not args.no_tcp)
+                           tcp=not args.no_tcp, usb=args.usb)
     # Blocked only now: the emulator must not inherit a mask that hides SIGTERM from it.
     signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
     ready = child.ready
@@ -83,6 +83,10 @@ def _emulate_profile(args: argparse.Namespace) -> int:
               f"LD_PRELOAD='{preload}' PROGRAM\nand open {ready['serial']['device_path']} "
               f"(adapter serial {ready['serial'].get('adapter_serial')}, "
               f"{ready['serial'].get('pacing')})", file=sys.stderr)
+    if ready.get("usb"):
+        print(f"\nusb: run your program as\n  UMOCKDEV_DIR={ready['usb']['umockdev_dir']} "
+              f"LD_PRELOAD=libumockdev-preload.so.0 PROGRAM\nand open "
+              f"{ready['usb']['resource']} (libusb, pyusb, PyVISA-py)", file=sys.stderr)
     print("Ctrl-C stops the emulator.", file=sys.stderr)
     try:
         signal.sigwait({signal.SIGINT, signal.SIGTERM})
@@ -214,6 +218,8 @@ def build_parser() -> argparse.ArgumentParser:
                          help="emulated serial ports without character-time pacing")
     emulate.add_argument("--no-serial", action="store_true", help="with --profile")
     emulate.add_argument("--no-tcp", action="store_true", help="with --profile")
+    emulate.add_argument("--usb", action="store_true",
+                         help="with --profile (SCPI kinds): also present a USBTMC device")
     emulate.set_defaults(run=_emulate)
 
     bench = sub.add_parser("bench", help="bench files")

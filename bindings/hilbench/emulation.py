@@ -273,14 +273,19 @@ def port_of(presenter: ChildProcess, serial: str) -> dict[str, Any]:
 def start_emulator(profile: Path, defects: Sequence[str] = (), serial: bool = True, tcp: bool = True,
                    log_path: Path | None = None, timeout: float = 10.0,
                    presenter: ChildProcess | None = None, port_serial: str | None = None,
-                   paced: bool = True, optical_serial: str | None = None) -> ChildProcess:
+                   paced: bool = True, optical_serial: str | None = None,
+                   usb: bool = False) -> ChildProcess:
     """Starts hilbench-emulator. Its serial side attaches to the presenter port whose adapter
     serial is `port_serial`; without a presenter, a private one (`paced`) is started and
     stopped with the emulator. ready["serial"] then also carries the port as the harness
     opens it: device_path, umockdev_dir, adapter_serial and the presenter's pacing. With
     `optical_serial`, a meter's optical port (IEC 62056-21) attaches to that presenter port
-    (--optical-socket) and ready["optical"] is completed the same way."""
+    (--optical-socket) and ready["optical"] is completed the same way. With `usb` (SCPI kinds)
+    the instrument also appears as a USBTMC device in a umockdev testbed of its own:
+    ready["usb"] (umockdev_dir, vid, pid, serial, resource, ...)."""
     argv = [find_tool("hilbench-emulator"), "--profile", str(profile)]
+    if usb:
+        argv.append("--usb")
     argv += ["--tcp-host", "127.0.0.1", "--tcp-port", "0"] if tcp else ["--no-tcp"]
     for defect in defects:
         argv += ["--defect", defect]

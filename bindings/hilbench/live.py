@@ -86,6 +86,7 @@ class LiveBench:
             optical = device.emulator.optical and device.profile.has_optical
             emulator = start_emulator(device.profile.path, device.emulator.defects,
                                       serial=serial, tcp=device.emulator.tcp,
+                                      usb=device.emulator.usb,
                                       log_path=self.log_dir / f"emulator-{device.name}.log",
                                       presenter=self.presenter if serial or optical else None,
                                       port_serial=adapter_serial(device.name),

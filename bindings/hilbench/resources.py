@@ -16,7 +16,15 @@ import re
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal, cast
 
-from ._core import ConfigError, SerialTransport, TcpTransport, Transport, find_serial_port
+from ._core import (
+    ConfigError,
+    SerialTransport,
+    TcpTransport,
+    Transport,
+    UsbtmcTransport,
+    UsbTransport,
+    find_serial_port,
+)
 from .emulation import use_umockdev_dir
 from .profile import PARITIES, DeviceProfile, SerialSettings
 from .registry import Registry
@@ -24,6 +32,25 @@ from .strict_toml import StrictReader
 
 Parity = Literal["none", "odd", "even", "mark", "space"]
 _USB_ID = re.compile(r"[0-9A-Fa-f]{4}:[0-9A-Fa-f]{4}")
+# VISA USB resource strings: USB[board]::manufacturer ID::model code::serial number[::USB
+# interface number][::INSTR] (IVI VPP-4.3 4.3.1.1); IDs in hex (0x...) or decimal.
+_VISA_USB = re.compile(r"USB(\d*)::(0[xX][0-9A-Fa-f]{1,4}|\d+)::(0[xX][0-9A-Fa-f]{1,4}|\d+)::"
+                       r"([^:]+)(?:::(\d+))?(?:::INSTR)?", re.IGNORECASE)
+_USB_PATH = re.compile(r"\d+-\d+(\.\d+)*")
+
+
+def parse_visa_usb(resource: str) -> tuple[int, int, str, int | None]:
+    """(vendor_id, product_id, serial, interface or None) of a VISA USB resource string such
+    as "USB0::0x1AB1::0x0588::DS1ED1410::INSTR". Raises ValueError naming what is wrong."""
+    match = _VISA_USB.fullmatch(resource.strip())
+    if match is None:
+        raise ValueError(f"'{resource}' is not a VISA USB resource string "
+                         "(USB0::0xVVVV::0xPPPP::SERIAL[::INTERFACE]::INSTR)")
+    vendor, product = (int(text, 0) for text in (match.group(2), match.group(3)))
+    if vendor > 0xFFFF or product > 0xFFFF:
+        raise ValueError(f"'{resource}': vendor and product IDs are 16-bit")
+    interface = int(match.group(5)) if match.group(5) is not None else None
+    return vendor, product, match.group(4), interface
 
 
 class Resource(abc.ABC):
@@ -215,3 +242,105 @@ class TcpEndpoint(Resource):
 
     def connect(self, timeout: float) -> Transport:
         return TcpTransport(self.host, self.port, connect_timeout=timeout)
+
+
+@dataclass(frozen=True)
+class UsbDevice(Resource):
+    """A USB device found by VID:PID (`usb_id = "1209:0001"`), serial number (`serial`),
+    bus/port path (`path = "1-2.3"`), or a VISA resource string (`resource =
+    "USB0::0x1209::0x0001::SERIAL::INSTR"`, which gives VID:PID and serial), reached through
+    libusb. `protocol = "usbtmc"` (default: a USBTMC/USB488 instrument, messages framed by
+    hilbench.UsbtmcTransport) or "raw" (the interface's bulk endpoints as a byte stream)."""
+
+    kind: ClassVar[str] = "usb"
+    usb_id: str | None = None  # "VVVV:PPPP", hex
+    serial: str | None = None
+    path: str | None = None
+    interface: int | None = None
+    protocol: str = "usbtmc"
+    umockdev_dir: str | None = None  # set: the device is presented by a umockdev testbed
+
+    @classmethod
+    def from_bench(cls, reader: StrictReader, table: dict[str, Any], where: str,
+                   profile: DeviceProfile) -> UsbDevice:
+        reader.check_keys(table, {"resource", "usb_id", "serial", "path", "interface",
+                                  "protocol", "umockdev_dir"}, where)
+        resource = reader.get(table, "resource", str, where, None)
+        usb_id = reader.get(table, "usb_id", str, where, None)
+        serial = reader.get(table, "serial", str, where, None)
+        interface = reader.get(table, "interface", int, where, None)
+        if resource is not None:
+            if usb_id is not None or serial is not None:
+                raise reader.fail(where, "name the device by `resource` or by `usb_id`/"
+                                  "`serial`, not both")
+            try:
+                vendor, product, serial, visa_interface = parse_visa_usb(resource)
+            except ValueError as error:
+                raise reader.fail(f"{where}.resource", str(error)) from None
+            usb_id = f"{vendor:04x}:{product:04x}"
+            interface = visa_interface if visa_interface is not None else interface
+        device = cls(usb_id=usb_id, serial=serial,
+                     path=reader.get(table, "path", str, where, None), interface=interface,
+                     protocol=reader.get(table, "protocol", str, where, "usbtmc"),
+                     umockdev_dir=reader.get(table, "umockdev_dir", str, where, None))
+        if device.usb_id is None and device.serial is None and device.path is None:
+            raise reader.fail(where, "name the device by `resource`, `usb_id`, `serial` "
+                              "and/or `path`")
+        problem = device.settings_problem()
+        if problem:
+            key, message = problem
+            raise reader.fail(f"{where}.{key}", message)
+        return device
+
+    @classmethod
+    def from_ready(cls, ready: dict[str, Any], profile: DeviceProfile) -> UsbDevice:
+        """`ready` is the emulator's "usb" object (devices/README.md)."""
+        return cls(usb_id=f"{ready['vid']}:{ready['pid']}", serial=str(ready["serial"]),
+                   umockdev_dir=str(ready["umockdev_dir"]))
+
+    def settings_problem(self) -> tuple[str, str] | None:
+        """(key, what is wrong) or None."""
+        if self.usb_id is not None and not _USB_ID.fullmatch(self.usb_id):
+            return "usb_id", f"must be VID:PID in hex, e.g. '1209:0001', got '{self.usb_id}'"
+        if self.path is not None and not _USB_PATH.fullmatch(self.path):
+            return "path", f"must be a bus/port path such as '1-2.3', got '{self.path}'"
+        if self.protocol not in ("usbtmc", "raw"):
+            return "protocol", f"must be 'usbtmc' or 'raw', got '{self.protocol}'"
+        if self.interface is not None and not 0 <= self.interface <= 255:
+            return "interface", f"must be 0..255, got {self.interface}"
+        return None
+
+    def usb_ids(self) -> tuple[int | None, int | None]:
+        if self.usb_id is None:
+            return None, None
+        vendor, _, product = self.usb_id.partition(":")
+        return int(vendor, 16), int(product, 16)
+
+    def visa_resource(self) -> str | None:
+        """The VISA resource string of this device, when VID:PID and serial are known."""
+        vendor, product = self.usb_ids()
+        if vendor is None or product is None or self.serial is None:
+            return None
+        return f"USB0::0x{vendor:04X}::0x{product:04X}::{self.serial}::INSTR"
+
+    def describe(self) -> dict[str, Any]:
+        criteria = {k: v for k, v in (("usb_id", self.usb_id), ("serial", self.serial),
+                                      ("path", self.path)) if v is not None}
+        address = self.visa_resource() or "usb " + " ".join(f"{k}={v}" for k, v in criteria.items())
+        return {"kind": self.kind, "address": address,
+                "settings": {**criteria, "protocol": self.protocol,
+                             "umockdev": self.umockdev_dir is not None,
+                             **({"interface": self.interface} if self.interface is not None else {})}}
+
+    def connect(self, timeout: float) -> Transport:
+        if self.umockdev_dir:
+            use_umockdev_dir(self.umockdev_dir)
+        vendor, product = self.usb_ids()
+        usb = UsbTransport(vendor_id=vendor, product_id=product, serial=self.serial or "",
+                           path=self.path or "", interface_number=self.interface)
+        if self.protocol == "raw":
+            return usb
+        return UsbtmcTransport(usb)
+
+    def needs_umockdev(self) -> bool:
+        return self.umockdev_dir is not None

@@ -22,6 +22,7 @@ class EmulatorSpec:
     serial: bool = True
     tcp: bool = True
     optical: bool = True  # a meter profile's [iec62056] port, on its own presenter port
+    usb: bool = False  # SCPI kinds: also (or, with tcp = false, only) a USBTMC device
 
 
 @dataclass(frozen=True)

@@ -16,12 +16,14 @@
 #include "bindings.hpp"
 #include "hilbench/errors.hpp"
 #include "hilbench/protocol/modbus.hpp"
+#include "hilbench/protocol/usbtmc.hpp"
 #include "hilbench/recorder.hpp"
 #include "hilbench/transport/decorator.hpp"
 #include "hilbench/transport/serial.hpp"
 #include "hilbench/transport/serial_line.hpp"
 #include "hilbench/transport/serial_ports.hpp"
 #include "hilbench/transport/tcp.hpp"
+#include "hilbench/transport/usb.hpp"
 #include "py_bytes.hpp"
 #include "py_time.hpp"
 
@@ -73,6 +75,37 @@ py::object line_settings_dict(Transport& transport) {
   out["parity"] = name_of(settings.parity, parity_names);
   out["stop_bits"] = settings.stop_bits;
   out["flow_control"] = name_of(settings.flow_control, flow_control_names);
+  return out;
+}
+
+py::dict usb_device_dict(const UsbDeviceInfo& info) {
+  py::dict entry;
+  entry["vendor_id"] = info.vendor_id;
+  entry["product_id"] = info.product_id;
+  entry["serial"] = info.serial;
+  entry["manufacturer"] = info.manufacturer;
+  entry["product"] = info.product;
+  entry["bus"] = info.bus;
+  entry["address"] = info.address;
+  entry["path"] = info.path;
+  return entry;
+}
+
+py::dict capabilities_dict(const usbtmc::Capabilities& c) {
+  py::dict out;
+  out["bcd_usbtmc"] = c.bcd_usbtmc;
+  out["indicator_pulse"] = c.indicator_pulse;
+  out["talk_only"] = c.talk_only;
+  out["listen_only"] = c.listen_only;
+  out["term_char"] = c.term_char;
+  out["bcd_usb488"] = c.bcd_usb488;
+  out["is_488_2"] = c.is_488_2;
+  out["ren_control"] = c.ren_control;
+  out["trigger"] = c.trigger;
+  out["scpi"] = c.scpi;
+  out["sr1"] = c.sr1;
+  out["rl1"] = c.rl1;
+  out["dt1"] = c.dt1;
   return out;
 }
 
@@ -237,6 +270,93 @@ void bind_transport(py::module_& m) {
       .def_property_readonly("inner", &TransportDecorator::inner)
       .def_property_readonly("label", &TransportDecorator::label);
 
+  py::class_<UsbTransport, Transport, std::shared_ptr<UsbTransport>>(
+      m, "UsbTransport",
+      "One interface of a USB device over libusb-1.0 (own context; synchronous event "
+      "handling with the GIL released). Found by VID:PID, serial and/or bus/port path.")
+      .def(py::init([](std::optional<std::uint16_t> vendor_id,
+                       std::optional<std::uint16_t> product_id, const std::string& serial,
+                       const std::string& path, std::optional<int> interface_number,
+                       bool detach_kernel_driver) {
+             UsbSettings settings;
+             settings.query.vendor_id = vendor_id;
+             settings.query.product_id = product_id;
+             settings.query.serial = serial;
+             settings.query.path = path;
+             settings.interface_number = interface_number;
+             settings.detach_kernel_driver = detach_kernel_driver;
+             py::gil_scoped_release release;  // the open only (see the top of this file)
+             return std::make_shared<UsbTransport>(std::move(settings));
+           }),
+           py::arg("vendor_id") = py::none(), py::arg("product_id") = py::none(),
+           py::arg("serial") = "", py::arg("path") = "", py::arg("interface_number") = py::none(),
+           py::arg("detach_kernel_driver") = true)
+      .def_property_readonly("device",
+                             [](const UsbTransport& t) { return usb_device_dict(t.device()); })
+      .def_property_readonly("interface_number", &UsbTransport::interface_number);
+
+  py::class_<usbtmc::UsbtmcTransport, Transport, std::shared_ptr<usbtmc::UsbtmcTransport>>(
+      m, "UsbtmcTransport",
+      "USBTMC/USB488 messages over a UsbTransport: each write is one message, reads ask the "
+      "device for one; timed-out transfers are aborted (or the interface cleared).")
+      .def(py::init([](std::shared_ptr<UsbTransport> usb, double recovery_timeout,
+                       std::uint32_t max_transfer) {
+             usbtmc::UsbtmcSettings settings;
+             settings.recovery_timeout = seconds_to_ns(recovery_timeout, "recovery_timeout");
+             settings.max_transfer = max_transfer;
+             py::gil_scoped_release release;
+             return std::make_shared<usbtmc::UsbtmcTransport>(std::move(usb), settings);
+           }),
+           py::arg("usb"), py::arg("recovery_timeout") = 0.5, py::arg("max_transfer") = 65536)
+      .def_property_readonly("usb", &usbtmc::UsbtmcTransport::usb_transport)
+      .def_property_readonly(
+          "capabilities",
+          [](const usbtmc::UsbtmcTransport& t) { return capabilities_dict(t.capabilities()); })
+      .def_property_readonly("is_usb488", &usbtmc::UsbtmcTransport::is_usb488)
+      .def_property_readonly("recoveries", &usbtmc::UsbtmcTransport::recoveries)
+      .def_property_readonly("last_recovery", &usbtmc::UsbtmcTransport::last_recovery)
+      .def_property_readonly("last_eom", &usbtmc::UsbtmcTransport::last_eom)
+      .def(
+          "read_message",
+          [](usbtmc::UsbtmcTransport& t, double timeout) {
+            return PyBytes{t.read_message(deadline_in(timeout))};
+          },
+          py::arg("timeout") = 1.0, release_gil(), "One whole message (until EOM).")
+      .def(
+          "read_status_byte",
+          [](usbtmc::UsbtmcTransport& t, double timeout) {
+            return t.read_status_byte(deadline_in(timeout));
+          },
+          py::arg("timeout") = 1.0, release_gil())
+      .def(
+          "ren_control",
+          [](usbtmc::UsbtmcTransport& t, bool enable, double timeout) {
+            t.ren_control(enable, deadline_in(timeout));
+          },
+          py::arg("enable"), py::arg("timeout") = 1.0, release_gil())
+      .def(
+          "go_to_local",
+          [](usbtmc::UsbtmcTransport& t, double timeout) { t.go_to_local(deadline_in(timeout)); },
+          py::arg("timeout") = 1.0, release_gil())
+      .def(
+          "clear",
+          [](usbtmc::UsbtmcTransport& t, double timeout) { t.clear(deadline_in(timeout)); },
+          py::arg("timeout") = 1.0, release_gil());
+
+  m.def(
+      "list_usb_devices",
+      []() {
+        std::vector<UsbDeviceInfo> devices;
+        {
+          py::gil_scoped_release release;
+          devices = list_usb_devices();
+        }
+        py::list out;
+        for (const UsbDeviceInfo& info : devices) out.append(usb_device_dict(info));
+        return out;
+      },
+      "The USB devices libusb sees now (or those of a umockdev testbed): vendor_id, "
+      "product_id, serial, manufacturer, product, bus, address, path.");
   m.def(
       "list_serial_ports",
       []() {

@@ -108,6 +108,9 @@ int main(int argc, char** argv) {
   no_serial->excludes(serial)->excludes(serial_fd)->excludes(serial_socket);
   serial_fd->excludes(serial)->excludes(serial_socket);
   serial_socket->excludes(serial);
+  app.add_flag("--usb", endpoints.usb,
+               "also present the instrument as a USBTMC device in a umockdev testbed of its own "
+               "(SCPI kinds; the ready line's \"usb\" says where)");
   app.add_option("--defect", options.defects,
                  "switch a defect knob of the profile's kind on (repeatable; see --list-defects)")
       ->type_name("NAME");

@@ -37,6 +37,7 @@ struct EndpointOptions {
   std::string optical_socket;
   bool no_serial = false;
   bool serial_requested = false;  ///< --serial or --serial-fd given explicitly
+  bool usb = false;  ///< --usb: present a USB face in a umockdev testbed of its own (SCPI kinds)
 };
 
 /// Log lines on stderr, prefixed with the program and device name.

@@ -8,6 +8,8 @@
 #include <deque>
 #include <optional>
 
+#include "common/usbtmc_endpoint.hpp"
+
 namespace hilbench::emu::scpi {
 
 namespace {
@@ -209,10 +211,12 @@ void TcpEndpoint::accept_next() {
 
 // ---- the process ----------------------------------------------------------------------------
 
-int serve(std::string_view kind, const std::string& name, Engine& engine,
+int serve(std::string_view kind, const CommonProfile& profile, Engine& engine,
           const std::vector<std::string>& defects, const EndpointOptions& options, Logger& log) {
-  if (options.no_tcp) {
-    log("a SCPI instrument serves TCP only (serial endpoints come with the bench presenter)");
+  const std::string& name = profile.name;
+  if (options.no_tcp && !options.usb) {
+    log("a SCPI instrument serves TCP and/or USB (--usb); serial endpoints come with the bench "
+        "presenter");
     return exit_code::usage;
   }
   asio::io_context io;
@@ -225,22 +229,41 @@ int serve(std::string_view kind, const std::string& name, Engine& engine,
     if (!error) shut_down(signal_number == SIGTERM ? "SIGTERM" : "SIGINT");
   });
   std::optional<TcpEndpoint> tcp;
+  std::optional<UsbtmcEndpoint> usb;
   nlohmann::ordered_json ready;
   ready["event"] = "ready";
   ready["pid"] = ::getpid();
   ready["name"] = name;
   ready["kind"] = kind;
   try {
-    const asio::ip::tcp::endpoint listen_on{asio::ip::make_address(options.tcp_host),
-                                            static_cast<std::uint16_t>(options.tcp_port)};
-    tcp.emplace(io, engine, listen_on, [&log](const std::string& message) { log(message); });
-    const auto bound = tcp->local_endpoint();
-    ready["tcp"] = {{"host", bound.address().to_string()}, {"port", bound.port()}};
+    if (options.no_tcp) {
+      ready["tcp"] = nullptr;
+    } else {
+      const asio::ip::tcp::endpoint listen_on{asio::ip::make_address(options.tcp_host),
+                                              static_cast<std::uint16_t>(options.tcp_port)};
+      tcp.emplace(io, engine, listen_on, [&log](const std::string& message) { log(message); });
+      const auto bound = tcp->local_endpoint();
+      ready["tcp"] = {{"host", bound.address().to_string()}, {"port", bound.port()}};
+    }
   } catch (const std::exception& error) {
     log(fmt::format("cannot set up the endpoints: {}", error.what()));
     return exit_code::failure;
   }
   ready["serial"] = nullptr;
+  if (options.usb) {
+    try {
+      usb.emplace(io, engine,
+                  UsbFaceOptions{profile.manufacturer, profile.model, profile.serial_number,
+                                 defects, std::chrono::milliseconds{300}},
+                  [&log](const std::string& message) { log(message); });
+      ready["usb"] = usb->describe();
+    } catch (const std::exception& error) {
+      log(fmt::format("cannot present the USB device: {}", error.what()));
+      return exit_code::failure;
+    }
+  } else {
+    ready["usb"] = nullptr;
+  }
   ready["defects"] = defects;
   StdinWatch stdin_watch(
       io, [&] { shut_down("stdin closed"); }, log);
@@ -255,7 +278,8 @@ int serve(std::string_view kind, const std::string& name, Engine& engine,
     log(fmt::format("I/O loop failed: {}", error.what()));
     return exit_code::failure;
   }
-  tcp->close();
+  if (tcp) tcp->close();
+  usb.reset();
   return exit_code::ok;
 }
 

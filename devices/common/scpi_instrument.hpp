@@ -9,8 +9,8 @@
 //   of clients; one engine, one I/O thread. A message longer than max_message_bytes
 //   disconnects its client.
 // - serve(): endpoint set-up, the ready line, the stdin lifeline, signals (the process
-//   contract of devices/README.md). No serial endpoint yet: serial presentation is being
-//   rebuilt (one presenter for the bench), so these kinds serve TCP only.
+//   contract of devices/README.md); with --usb also the USBTMC face. No serial endpoint yet: serial
+//   presentation is being rebuilt (one presenter for the bench), so these kinds serve TCP only.
 #include <asio.hpp>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -66,7 +66,9 @@ class TcpEndpoint {
 
 /// Serves `engine` on TCP as device `name` of `kind` with the active `defects` (names, for
 /// the ready line) until stdin closes or a signal arrives; returns the exit code.
-int serve(std::string_view kind, const std::string& name, Engine& engine,
+/// With options.usb, the instrument also appears as a USBTMC device (common/usbtmc_endpoint.hpp)
+/// whose USB strings come from `profile`'s identity; the ready line then carries "usb".
+int serve(std::string_view kind, const CommonProfile& profile, Engine& engine,
           const std::vector<std::string>& defects, const EndpointOptions& options, Logger& log);
 
 }  // namespace hilbench::emu::scpi

@@ -32,7 +32,7 @@ class EmulatedInstrument final : public EmulatedDevice {
   }
   int serve(const EndpointOptions& options, Logger& log) override {
     Instrument instrument(profile_);  // built after --defect has been applied
-    return scpi::serve(kind_, profile_.common.name, instrument.engine(),
+    return scpi::serve(kind_, profile_.common, instrument.engine(),
                        active_defect_names(table_, profile_.defects), options, log);
   }
 

@@ -1,4 +1,5 @@
-"""SCPI drivers: any IEEE 488.2 / SCPI instrument over a raw TCP socket (port 5025 style).
+"""SCPI drivers: any IEEE 488.2 / SCPI instrument over a raw TCP socket (port 5025 style) or
+USBTMC (a `usb` resource: hilbench.UsbtmcTransport frames the messages).
 
 Registered names (pyproject.toml, "hilbench.drivers") say which SCPI command set a driver
 speaks, not whose instrument it is, because SCPI-99 instrument classes are what real
@@ -11,7 +12,8 @@ A lab whose instrument speaks a dialect subclasses one and overrides the command
 
 The protocol logic (terminators, error drain after every command, *IDN? parsing, ScpiError)
 is the C++ client (hilbench.ScpiClient); these classes only map capabilities to commands.
-A USBTMC resource will bind here too: the client only needs a transport.
+The client only needs a transport, so the same drivers run over TCP and USBTMC; with both
+resources the first kind in `binds` that the device has is used ("tcp", then "usb").
 """
 
 from __future__ import annotations
@@ -24,9 +26,9 @@ from . import Driver
 
 
 class ScpiDriver(Driver):
-    """Any SCPI instrument on a `tcp` resource."""
+    """Any SCPI instrument on a `tcp` or `usb` (USBTMC) resource."""
 
-    binds: ClassVar[tuple[str, ...]] = ("tcp",)
+    binds: ClassVar[tuple[str, ...]] = ("tcp", "usb")
     implements: ClassVar[tuple[type, ...]] = (ScpiInstrument,)
 
     _client: ScpiClient | None

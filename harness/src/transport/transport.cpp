@@ -42,6 +42,11 @@ std::size_t Transport::write_some(std::span<const std::uint8_t> bytes, Deadline 
   return n;
 }
 
+void Transport::record_chunk(Direction direction, std::span<const std::uint8_t> bytes) {
+  if (!bytes.empty() && sink_)
+    sink_(Chunk{direction, monotonic_ns(), Bytes(bytes.begin(), bytes.end())});
+}
+
 void Transport::write(std::span<const std::uint8_t> bytes, Deadline deadline) {
   std::size_t done = 0;
   while (done < bytes.size()) {

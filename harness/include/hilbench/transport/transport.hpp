@@ -114,6 +114,11 @@ class Transport {
   virtual void do_discard_input() = 0;
   /// Non-blocking: has the peer gone away? Default: no way to tell without I/O.
   virtual bool peer_gone() { return false; }
+  /// For I/O beside read_some/write_some (USB bulk/interrupt transfers): hands `bytes` to the
+  /// chunk sink, timestamped now, as read_some/write_some do.
+  void record_chunk(Direction direction, std::span<const std::uint8_t> bytes);
+  /// For I/O beside read_some/write_some: the connection is gone (connection_lost() is true).
+  void mark_lost() noexcept { lost_ = true; }
 
  private:
   ChunkSink sink_;
