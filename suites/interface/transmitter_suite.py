@@ -17,9 +17,10 @@ import pytest
 from hilbench.protocols import Transmitter, TransmitterReading
 
 SETTLING_BAND_OF_SPAN = 0.01  # [M] +-1 % of span (IEC 62828-1 step response, example band)
-# Time the bench itself needs per reading (serial round trips at 9600 baud and the polling
-# interval): added to the device's declared response time, never used to excuse a slow device.
-BENCH_ALLOWANCE_S = 0.5
+# Time the bench itself may need (serial round trips at 9600 baud, ~75 ms per ASCII reading,
+# and a loaded host delaying one of them): added to the device's declared response time. A
+# device 50x slower than declared (the lag_too_slow knob) is still far outside it.
+BENCH_ALLOWANCE_S = 1.5
 
 
 def the_transmitter(bench: Any) -> Transmitter:
@@ -68,10 +69,10 @@ def settle(transmitter: Any, target: float, band: float, deadline_s: float
     while True:
         reading = transmitter.reading()
         elapsed = time.monotonic() - start
-        if abs(reading["process_value"] - target) <= band:
-            return elapsed, reading
         if elapsed > deadline_s:
             return None, reading
+        if abs(reading["process_value"] - target) <= band:
+            return elapsed, reading
 
 
 STEADY_OF_SPAN = 0.001  # two readings in a row this close count as steady (0.1 % of span)
