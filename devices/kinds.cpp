@@ -6,15 +6,13 @@
 #include "meter/kind.hpp"
 #include "psu/kind.hpp"
 #include "source/kind.hpp"
+#include "transmitter/kind.hpp"
 
 namespace hilbench::emu {
 
 std::span<const DeviceKind* const> registered_kinds() {
-  static constexpr std::array<const DeviceKind*, 4> kinds{
-      &meter::kind,
-      &dmm::kind,
-      &source::kind,
-      &psu::kind,
+  static constexpr std::array<const DeviceKind*, 5> kinds{
+      &meter::kind, &dmm::kind, &source::kind, &psu::kind, &transmitter::kind,
   };
   return kinds;
 }

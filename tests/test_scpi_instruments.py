@@ -322,7 +322,7 @@ def test_emulator_lists_the_scpi_kinds_and_refuses_what_they_cannot_serve(tmp_pa
     emulator = find_tool("hilbench-emulator")
     listed = json.loads(subprocess.run([emulator, "--list-defects"], capture_output=True,
                                        text=True, check=True).stdout)["kinds"]
-    assert set(listed) == {"meter", "dmm", "source", "psu"}
+    assert set(listed) == {"meter", "dmm", "source", "psu", "transmitter"}
     for kind in ("dmm", "source", "psu"):
         assert [k["name"] for k in listed[kind]] == list(known_defects(kind))
         assert all(k["description"] and k["breaks"] for k in listed[kind])
