@@ -25,7 +25,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any, BinaryIO, Sequence
+from typing import Any, BinaryIO, Mapping, Sequence
 
 from ._core import ConfigError, DeviceTimeout, HarnessError
 
@@ -268,12 +268,19 @@ def port_of(presenter: ChildProcess, serial: str) -> dict[str, Any]:
 def start_emulator(profile: Path, defects: Sequence[str] = (), serial: bool = True, tcp: bool = True,
                    log_path: Path | None = None, timeout: float = 10.0,
                    presenter: ChildProcess | None = None, port_serial: str | None = None,
-                   paced: bool = True) -> ChildProcess:
+                   paced: bool = True, world: Path | None = None,
+                   wires: Mapping[str, str] | None = None) -> ChildProcess:
     """Starts hilbench-emulator. Its serial side attaches to the presenter port whose adapter
     serial is `port_serial`; without a presenter, a private one (one port, `paced`) is started
     and stopped with the emulator. ready["serial"] then also carries the port as the harness
-    opens it: device_path, umockdev_dir, adapter_serial and the presenter's pacing."""
+    opens it: device_path, umockdev_dir, adapter_serial and the presenter's pacing.
+    `world` is the bench's world directory and `wires` what the device is wired to there
+    (role -> device name: power, terminals, pulse_input; devices/README.md, "The world")."""
     argv = [find_tool("hilbench-emulator"), "--profile", str(profile)]
+    if world is not None:
+        argv += ["--world", str(world)]
+        for role, device in (wires or {}).items():
+            argv += ["--wire", f"{role}={device}"]
     argv += ["--tcp-host", "127.0.0.1", "--tcp-port", "0"] if tcp else ["--no-tcp"]
     for defect in defects:
         argv += ["--defect", defect]

@@ -12,6 +12,7 @@
 
 #include "common/serial_line.hpp"
 #include "common/umockdev_port.hpp"
+#include "common/world.hpp"
 
 namespace hilbench::emu {
 
@@ -35,6 +36,7 @@ struct EndpointOptions {
   std::string serial_socket;  ///< a hilbench-presenter port socket (uart_link.hpp)
   bool no_serial = false;
   bool serial_requested = false;  ///< --serial or --serial-fd given explicitly
+  world::WorldOptions world;      ///< --world DIR, --wire ROLE=DEVICE (common/world.hpp)
 };
 
 /// Log lines on stderr, prefixed with the program and device name.
