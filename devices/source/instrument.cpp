@@ -1,5 +1,6 @@
 #include "source/instrument.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <numbers>
 
@@ -123,6 +124,14 @@ std::int64_t Instrument::pulses_now() const {
   if (pulse_input_.empty()) return 0;
   const auto document = world::read_published(world_.dir, pulse_input_);
   if (!document) return 0;
+  // The meter publishes its count at an instant and the rate since: extrapolate to now.
+  const double count = document->value("pulse_count", -1.0);
+  const double rate = document->value("pulse_rate_hz", 0.0);
+  const std::int64_t at = document->value("pulses_at_ns", std::int64_t{0});
+  if (count >= 0.0) {
+    const double elapsed = static_cast<double>(world::steady_now_ns() - at) / 1e9;
+    return static_cast<std::int64_t>(std::floor(count + rate * std::max(0.0, elapsed)));
+  }
   const auto found = document->find("pulses");
   return found != document->end() && found->is_number_integer() ? found->get<std::int64_t>() : 0;
 }
