@@ -278,3 +278,13 @@ def test_meter_over_rtu_8e1(world: Callable[..., LiveBench], in_preload: None) -
     meter.set_clock(datetime(2031, 6, 1, tzinfo=timezone.utc))
     assert meter.read_clock().year == 2031
     assert [e["description"] for e in meter.event_log()][-1] == "clock set"
+
+
+def test_wiring_gives_wires_start_order_and_the_dut(tmp_path: Path) -> None:
+    spec = load_bench(wired_bench(tmp_path))
+    meter, psu, source = spec.devices
+    assert spec.wires(meter) == {"power": "psu2", "terminals": "rs3"}
+    assert spec.wires(source) == {"pulse_input": "em1"}
+    assert spec.wires(psu) == {}
+    assert [d.name for d in spec.start_order()] == ["psu2", "rs3", "em1"]  # suppliers first
+    assert spec.dut() is meter
