@@ -58,7 +58,10 @@ class LiveBench:
 
     def start(self) -> None:
         try:
-            if any(d.emulator is not None for d in self.spec.devices):
+            # A world only where the bench declares wiring: a bench without it keeps every
+            # emulator standing alone (static registers), as before the world existed.
+            if any(d.emulator is not None for d in self.spec.devices) and \
+                    any(d.powered_by or d.terminals for d in self.spec.devices):
                 self.world = Path(tempfile.mkdtemp(prefix="hilbench-world."))
                 self._on_event("world_created", {"path": str(self.world)})
             self._start_presenter()
