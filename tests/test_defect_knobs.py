@@ -86,8 +86,13 @@ KNOBS: dict[str, tuple[set[str], set[str]]] = {
 }
 
 
+# The meter's measurement-model knobs act only in a bench's world (a powered, wired meter);
+# tests/test_world.py shows each one detected there.
+WORLD_KNOBS = {"out_of_class_at_low_current", "loses_energy_on_power_cut", "clock_drift_excessive"}
+
+
 def test_every_knob_of_the_meter_is_in_the_matrix():
-    assert set(KNOBS) == set(known_defects("meter"))
+    assert set(KNOBS) | WORLD_KNOBS == set(known_defects("meter"))
 
 
 def run_suites(tmp_path: Path, knob: str | None):

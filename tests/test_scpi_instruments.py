@@ -145,6 +145,7 @@ def test_source_applies_voltage_current_and_phase(live: callable) -> None:
 def test_power_supply_drives_its_load(live: callable) -> None:
     psu: PowerSupply = live(["psu"]).find(PowerSupply)
     load_ohm = psu.profile.data["load"]["resistance_ohm"]
+    psu.reset()  # from *RST's state: the profile's power-on state feeds a DUT
     psu.set_voltage(12.0)
     psu.set_current_limit(1.0)
     assert psu.measured_voltage() == 0.0  # output still off

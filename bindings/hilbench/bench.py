@@ -12,6 +12,9 @@ editing this file. Parsing is strict: errors name the file and the key.
     profile = "profiles/em1-meter.toml"    # relative to this file
     driver = "modbus"                      # optional, default "modbus"
     emulated = false                       # true: a simulator, not certification evidence
+    role = "dut"                           # optional: the device under test (`dut` fixture)
+    powered_by = "psu2"                    # optional: the supply feeding it (another device)
+    terminals = "rs3"                      # optional: the source driving its meter terminals
     [devices.tcp]                          # resource kind "tcp"
     host = "192.0.2.10"
     port = 502
@@ -48,7 +51,11 @@ from .spec import BenchSpec, Calibration, DeviceSpec, EmulatorSpec
 from .strict_toml import StrictReader, read_toml
 
 BENCH_SCHEMA = 1
-DEVICE_KEYS = {"name", "profile", "driver", "emulated", "emulator", "calibration"}
+DEVICE_KEYS = {"name", "profile", "driver", "emulated", "emulator", "calibration", "role",
+               "powered_by", "terminals"}
+ROLES = ("dut",)
+# Wiring keys: which profile kinds may be named there (the world's owners of that quantity).
+WIRING_KINDS = {"powered_by": ("psu",), "terminals": ("source",)}
 
 
 def embedded_profile_dir() -> Path:
@@ -93,6 +100,7 @@ def load_bench(path: str | Path) -> BenchSpec:
         if not isinstance(item, dict):
             raise r.fail(where, "expected a table ([[devices]])")
         devices.append(_device(r, path, item, where, devices))
+    _check_wiring(r, devices)
     return BenchSpec(name=r.get(doc, "name", str, "", path.stem), source=str(path),
                      sha256=hashlib.sha256(raw).hexdigest(), devices=tuple(devices))
 
@@ -140,8 +148,34 @@ def _device(r: StrictReader, path: Path, item: dict[str, Any], where: str,
     if any(d.name == name for d in earlier):
         raise r.fail(f"{where}.name", f"device name '{name}' used twice")
     calibration = _calibration(r, item, f"{where}.calibration") if "calibration" in item else None
+    role = r.get(item, "role", str, where, None)
+    if role is not None and role not in ROLES:
+        raise r.fail(f"{where}.role", f"unknown role {role!r} (known: {', '.join(ROLES)})")
     return DeviceSpec(name=name, driver=driver_name, profile=profile, emulated=emulated,
-                      resources=resources, emulator=emulator, calibration=calibration)
+                      resources=resources, emulator=emulator, calibration=calibration,
+                      role=role, powered_by=r.get(item, "powered_by", str, where, None),
+                      terminals=r.get(item, "terminals", str, where, None))
+
+
+def _check_wiring(r: StrictReader, devices: list[DeviceSpec]) -> None:
+    """Wiring names another device of the bench, of a kind that owns that quantity; one DUT."""
+    names = {d.name: d for d in devices}
+    for index, device in enumerate(devices):
+        for key, kinds in WIRING_KINDS.items():
+            target_name = getattr(device, key)
+            if target_name is None:
+                continue
+            where = f"devices[{index}].{key}"
+            target = names.get(target_name)
+            if target is None or target is device:
+                raise r.fail(where, f"expected the name of another device of this bench, got "
+                             f"{target_name!r} (devices: {', '.join(names)})")
+            if target.profile.kind not in kinds:
+                raise r.fail(where, f"device {target_name!r} is a {target.profile.kind}; "
+                             f"{key} expects a {' or '.join(kinds)}")
+    duts = [i for i, d in enumerate(devices) if d.role == "dut"]
+    if len(duts) > 1:
+        raise r.fail(f"devices[{duts[1]}].role", "a bench has one device with role \"dut\"")
 
 
 def _calibration(r: StrictReader, item: dict[str, Any], where: str) -> Calibration:

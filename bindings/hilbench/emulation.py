@@ -25,7 +25,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any, BinaryIO, Sequence
+from typing import Any, BinaryIO, Mapping, Sequence
 
 from ._core import ConfigError, DeviceTimeout, HarnessError
 
@@ -274,7 +274,8 @@ def start_emulator(profile: Path, defects: Sequence[str] = (), serial: bool = Tr
                    log_path: Path | None = None, timeout: float = 10.0,
                    presenter: ChildProcess | None = None, port_serial: str | None = None,
                    paced: bool = True, optical_serial: str | None = None,
-                   usb: bool = False) -> ChildProcess:
+                   usb: bool = False, world: Path | None = None,
+                   wires: Mapping[str, str] | None = None) -> ChildProcess:
     """Starts hilbench-emulator. Its serial side attaches to the presenter port whose adapter
     serial is `port_serial`; without a presenter, a private one (`paced`) is started and
     stopped with the emulator. ready["serial"] then also carries the port as the harness
@@ -282,10 +283,16 @@ def start_emulator(profile: Path, defects: Sequence[str] = (), serial: bool = Tr
     `optical_serial`, a meter's optical port (IEC 62056-21) attaches to that presenter port
     (--optical-socket) and ready["optical"] is completed the same way. With `usb` (SCPI kinds)
     the instrument also appears as a USBTMC device in a umockdev testbed of its own:
-    ready["usb"] (umockdev_dir, vid, pid, serial, resource, ...)."""
+    ready["usb"] (umockdev_dir, vid, pid, serial, resource, ...).
+    `world` is the bench's world directory and `wires` what the device is wired to there
+    (role -> device name: power, terminals, pulse_input; devices/README.md, "The world")."""
     argv = [find_tool("hilbench-emulator"), "--profile", str(profile)]
     if usb:
         argv.append("--usb")
+    if world is not None:
+        argv += ["--world", str(world)]
+        for role, device in (wires or {}).items():
+            argv += ["--wire", f"{role}={device}"]
     argv += ["--tcp-host", "127.0.0.1", "--tcp-port", "0"] if tcp else ["--no-tcp"]
     for defect in defects:
         argv += ["--defect", defect]

@@ -6,10 +6,19 @@ hilbench-presenter that hosts every emulated serial port of the bench (started f
 any emulated device has a serial side; each emulator attaches to its port, found by the
 adapter serial number HB-<device name>). The presenter outlives the emulators: a dead
 emulator is restarted (ensure_alive) and reattaches while the other ports stay untouched.
+
+The live bench also owns the bench's world (devices/README.md, "The world"): a directory
+every emulator gets as --world, with --wire ROLE=DEVICE from the bench's wiring (powered_by,
+terminals), where each device publishes its physical quantities (a supply's output, a
+source's applied V/I/phase, a meter's pulse count) and reads those it is wired to. The world
+outlives every emulator: a killed one leaves its last state, the others carry on. Devices
+others are wired to start first, so a DUT finds its supply already on.
 """
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, TypeVar
@@ -46,12 +55,20 @@ class LiveBench:
         self.transports = transports or TransportFactory(connect_timeout=timeout)
         self.transports.on_event = self._on_event  # losses and reconnections are journaled
         self._slots: dict[str, _Slot] = {}
+        self.world: Path | None = None
 
     def start(self) -> None:
         try:
+            # A world only where the bench declares wiring: a bench without it keeps every
+            # emulator standing alone (static registers), as before the world existed.
+            if any(d.emulator is not None for d in self.spec.devices) and \
+                    any(d.powered_by or d.terminals for d in self.spec.devices):
+                self.world = Path(tempfile.mkdtemp(prefix="hilbench-world."))
+                self._on_event("world_created", {"path": str(self.world)})
             self._start_presenter()
-            for device in self.spec.devices:
+            for device in self.spec.start_order():
                 self._slots[device.name] = self._bring_up(device)
+            self._slots = {d.name: self._slots[d.name] for d in self.spec.devices}  # bench order
         except BaseException:
             self.stop()
             raise
@@ -91,10 +108,12 @@ class LiveBench:
                                       presenter=self.presenter if serial or optical else None,
                                       port_serial=adapter_serial(device.name),
                                       optical_serial=(optical_adapter_serial(device.name)
-                                                      if optical else None))
+                                                      if optical else None),
+                                      world=self.world, wires=self.spec.wires(device))
             resources = resources_from_ready(device, emulator.ready)
             self._on_event("emulator_started", {"dut": device.name, "pid": emulator.pid,
                                                 "defects": list(device.emulator.defects),
+                                                "wires": self.spec.wires(device),
                                                 "ready": emulator.ready})
         driver = DRIVERS.get(device.driver)(device, resources, self.transports, timeout=self.timeout)
         return _Slot(spec=device, driver=driver, emulator=emulator)
@@ -164,6 +183,9 @@ class LiveBench:
         if self.presenter is not None:  # last: the harness's ports close before it goes
             self.presenter.stop()
             self.presenter = None
+        if self.world is not None:
+            shutil.rmtree(self.world, ignore_errors=True)
+            self.world = None
 
 
 def resources_from_ready(device: DeviceSpec, ready: dict[str, Any]) -> dict[str, Resource]:

@@ -53,6 +53,10 @@ class DeviceSpec:
     resources: Mapping[str, Resource] = field(default_factory=dict)  # kind -> resource
     emulator: EmulatorSpec | None = None
     calibration: Calibration | None = None
+    # Wiring (the bench's physical connections; emulators share them through the world):
+    powered_by: str | None = None  # the device (a power supply) whose output feeds this one
+    terminals: str | None = None  # the device (a reference source) driving its meter terminals
+    role: str | None = None  # "dut": the device under test the `dut` fixture gives
 
 
 @dataclass(frozen=True)
@@ -65,6 +69,35 @@ class BenchSpec:
     @property
     def emulated(self) -> bool:
         return any(d.emulated for d in self.devices)
+
+    def device(self, name: str) -> DeviceSpec | None:
+        return next((d for d in self.devices if d.name == name), None)
+
+    def wires(self, device: DeviceSpec) -> dict[str, str]:
+        """What `device` is wired to, by role: power (its supply), terminals (the source
+        driving them), pulse_input (for a source: the meter whose terminals it drives; the
+        first one if several)."""
+        wires: dict[str, str] = {}
+        if device.powered_by:
+            wires["power"] = device.powered_by
+        if device.terminals:
+            wires["terminals"] = device.terminals
+        meter = next((d for d in self.devices if d.terminals == device.name), None)
+        if meter is not None:
+            wires["pulse_input"] = meter.name
+        return wires
+
+    def start_order(self) -> list[DeviceSpec]:
+        """Devices others are wired to (supplies, sources) first, so a DUT starts powered."""
+        feeding = {d.powered_by for d in self.devices} | {d.terminals for d in self.devices}
+        return sorted(self.devices, key=lambda d: 0 if d.name in feeding else 1)
+
+    def dut(self) -> DeviceSpec | None:
+        """The device with role "dut"; else the only device, if there is one."""
+        duts = [d for d in self.devices if d.role == "dut"]
+        if duts:
+            return duts[0]
+        return self.devices[0] if len(self.devices) == 1 else None
 
     def needs_umockdev(self) -> bool:
         return any((d.emulator is not None and d.emulator.serial and d.profile.has_serial)

@@ -6,7 +6,8 @@
 //
 //   hilbench-emulator --profile FILE [--tcp-host 127.0.0.1] [--tcp-port 0 | --no-tcp]
 //                     [--serial-socket PATH | --serial ttyUSB0 | --serial-fd FD | --no-serial]
-//                     [--optical-socket PATH] [--defect NAME]... [--dump-profile]
+//                     [--optical-socket PATH] [--world DIR [--wire ROLE=DEVICE]...]
+//                     [--defect NAME]... [--dump-profile]
 //   hilbench-emulator --list-defects
 //
 // Exit status (common/process.hpp): 0 stopped cleanly (or --dump-profile/--list-defects
@@ -111,6 +112,17 @@ int main(int argc, char** argv) {
   app.add_flag("--usb", endpoints.usb,
                "also present the instrument as a USBTMC device in a umockdev testbed of its own "
                "(SCPI kinds; the ready line's \"usb\" says where)");
+  std::string world_dir;
+  std::vector<std::string> wires;
+  app.add_option("--world", world_dir,
+                 "the bench's world directory (common/world.hpp): publish this device's "
+                 "physical quantities there and read those of the devices it is wired to")
+      ->type_name("DIR")
+      ->check(CLI::ExistingDirectory);
+  app.add_option("--wire", wires,
+                 "ROLE=DEVICE: what this device is wired to in the world (power=psu2, "
+                 "terminals=rs3, pulse_input=em1; repeatable; needs --world)")
+      ->type_name("ROLE=DEVICE");
   app.add_option("--defect", options.defects,
                  "switch a defect knob of the profile's kind on (repeatable; see --list-defects)")
       ->type_name("NAME");
@@ -130,6 +142,19 @@ int main(int argc, char** argv) {
     std::cout << list_defects().dump(2) << '\n' << std::flush;
     return exit_code::ok;
   }
+  for (const std::string& text : wires) {
+    const auto wire = world::parse_wire(text);
+    if (!wire) {
+      complain(fmt::format("--wire: expected ROLE=DEVICE, got \"{}\"", text));
+      return exit_code::usage;
+    }
+    endpoints.world.wires[wire->first] = wire->second;
+  }
+  if (!wires.empty() && world_dir.empty()) {
+    complain("--wire needs --world DIR");
+    return exit_code::usage;
+  }
+  endpoints.world.dir = world_dir;
   if (options.profile_path.empty()) {
     complain("--profile is required (or --list-defects)");
     return exit_code::usage;

@@ -12,6 +12,7 @@
 
 #include "common/serial_line.hpp"
 #include "common/umockdev_port.hpp"
+#include "common/world.hpp"
 
 namespace hilbench::emu {
 
@@ -38,6 +39,7 @@ struct EndpointOptions {
   bool no_serial = false;
   bool serial_requested = false;  ///< --serial or --serial-fd given explicitly
   bool usb = false;  ///< --usb: present a USB face in a umockdev testbed of its own (SCPI kinds)
+  world::WorldOptions world;  ///< --world DIR, --wire ROLE=DEVICE (common/world.hpp)
 };
 
 /// Log lines on stderr, prefixed with the program and device name.

@@ -253,6 +253,12 @@ const Engine::Entry* Engine::find(const std::vector<std::string>& mnemonics, boo
 }
 
 std::optional<std::string> Engine::handle(std::string_view message) {
+  std::optional<std::string> response = handle_units(message);
+  if (after_) after_();
+  return response;
+}
+
+std::optional<std::string> Engine::handle_units(std::string_view message) {
   std::vector<std::string> responses;
   std::vector<std::string> path;  // the SCPI-99 current path (without the last node)
   for (std::string_view unit : split_outside_quotes(message, ';')) {

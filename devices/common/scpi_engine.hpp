@@ -103,6 +103,9 @@ class Engine {
   void add(std::string_view pattern, Handler handler);
   /// Called by *RST after the engine's own reset (the kind restores its state).
   void on_reset(std::function<void()> reset) { reset_ = std::move(reset); }
+  /// Called after every program message, before its response is sent (the world publishes
+  /// the instrument's new state there, so a client that saw the answer sees the world too).
+  void after_message(std::function<void()> hook) { after_ = std::move(hook); }
 
   /// Executes one program message; returns the response message without terminator, or
   /// nullopt when it held no query.
@@ -124,6 +127,7 @@ class Engine {
     bool query = false;
     Handler handler;
   };
+  std::optional<std::string> handle_units(std::string_view message);
   const Entry* find(const std::vector<std::string>& mnemonics, bool query) const;
   std::optional<std::string> execute_unit(std::string_view unit, std::vector<std::string>& path);
   std::optional<std::string> common_command(const std::string& header, const Call& call);
@@ -132,6 +136,7 @@ class Engine {
   EngineOptions options_;
   std::vector<Entry> entries_;
   std::function<void()> reset_;
+  std::function<void()> after_;
   std::deque<std::pair<int, std::string>> queue_;
   int esr_ = 0;
   int ese_ = 0;

@@ -2,6 +2,8 @@
 // The EmulatedDevice every SCPI instrument kind (dmm, source, psu) registers: written once
 // here; a kind supplies its Profile (with `common` and `defects` members), its Instrument
 // (built from the profile, exposing engine()), its profile_to_json and its defect table.
+#include <fmt/format.h>
+
 #include <memory>
 #include <optional>
 #include <span>
@@ -12,6 +14,7 @@
 #include "common/defects.hpp"
 #include "common/device_kind.hpp"
 #include "common/scpi_instrument.hpp"
+#include "common/world.hpp"
 
 namespace hilbench::emu::scpi {
 
@@ -32,6 +35,19 @@ class EmulatedInstrument final : public EmulatedDevice {
   }
   int serve(const EndpointOptions& options, Logger& log) override {
     Instrument instrument(profile_);  // built after --defect has been applied
+    // The world (common/world.hpp): a kind with world_state() publishes it after every
+    // message; a kind with attach_world() reads the devices it is wired to.
+    std::optional<world::Publisher> publisher;
+    if constexpr (requires { instrument.world_state(); }) {
+      if (options.world.enabled()) {
+        publisher.emplace(options.world.dir, profile_.common.name);
+        if (!publisher->publish(instrument.world_state()))
+          log(fmt::format("world: cannot write {}", publisher->path().string()));
+        instrument.engine().after_message([&] { publisher->publish(instrument.world_state()); });
+      }
+    }
+    if constexpr (requires { instrument.attach_world(options.world); })
+      instrument.attach_world(options.world);
     return scpi::serve(kind_, profile_.common, instrument.engine(),
                        active_defect_names(table_, profile_.defects), options, log);
   }

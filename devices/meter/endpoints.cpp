@@ -44,6 +44,15 @@ class TcpEndpoint::Session : public std::enable_shared_from_this<Session> {
 
   void start() { read_next(); }
 
+  void reset() {
+    std::error_code ignored;
+    socket_.set_option(asio::socket_base::linger(true, 0), ignored);  // close sends RST
+    if (closed_) return;
+    closed_ = true;
+    socket_.close(ignored);
+    partial_frame_timer_.cancel();
+  }
+
   void close(const std::string& reason) {
     if (closed_) return;
     closed_ = true;
@@ -168,6 +177,12 @@ void TcpEndpoint::close() {
   accept_retry_timer_.cancel();
   for (auto& weak : sessions_)
     if (auto session = weak.lock()) session->close("");
+  sessions_.clear();
+}
+
+void TcpEndpoint::reset_clients() {
+  for (auto& weak : sessions_)
+    if (auto session = weak.lock()) session->reset();
   sessions_.clear();
 }
 

@@ -54,6 +54,9 @@ class TcpEndpoint {
   asio::ip::tcp::endpoint local_endpoint() const;
   /// Stops accepting and disconnects every client.
   void close();
+  /// Resets every client connection (RST), as a rebooted device's fresh TCP stack answers
+  /// segments of connections it no longer knows; keeps accepting.
+  void reset_clients();
 
  private:
   class Session;  // one client connection (defined in endpoints.cpp)

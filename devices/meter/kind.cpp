@@ -7,9 +7,12 @@
 #include <bit>
 #include <optional>
 
+#include "common/power.hpp"
+#include "common/world.hpp"
 #include "meter/endpoints.hpp"
 #include "meter/iec62056_endpoint.hpp"
 #include "meter/iec62056_server.hpp"
+#include "meter/metrology.hpp"
 #include "meter/modbus_server.hpp"
 #include "meter/profile.hpp"
 
@@ -51,6 +54,164 @@ std::optional<double> register_value(const ModbusServer& server, const std::stri
   }
   return std::nullopt;
 }
+
+constexpr auto world_tick = std::chrono::milliseconds{10};
+
+// Watt-hours in a register's unit ("kWh" -> kWh, else Wh; likewise var-hours).
+double energy_in_unit(double wh, const std::string& unit) {
+  return !unit.empty() && (unit[0] == 'k' || unit[0] == 'K') ? wh / 1000.0 : wh;
+}
+
+// The meter in its world (meter/metrology.hpp): power, terminals, energy, clock, event log
+// and pulse output, kept in the server's registers. Lives in serve(), on the I/O thread.
+class LiveMeter {
+ public:
+  LiveMeter(ModbusServer& server, const DeviceProfile& profile, const world::WorldOptions& world)
+      : server_(server),
+        spec_(profile.meter),
+        world_(world),
+        terminals_(world.wire("terminals").value_or("")),
+        publisher_(world.dir, profile.name),
+        metrology_(profile.meter, knobs(profile), initial_energy(server, profile.meter),
+                   clock_now_s(), world::steady_now_ns()) {}
+
+  // Reads the world, integrates, refreshes the live registers and publishes the pulses.
+  void refresh(bool up) {
+    const std::int64_t now = world::steady_now_ns();
+    if (!terminals_.empty()) {
+      const auto document = world::read_published(world_.dir, terminals_);
+      const Terminals terminals = document ? terminals_from_world(*document) : Terminals{};
+      metrology_.advance(terminals, now);
+      if (up) write_reading(metrology_.measure(terminals));
+    }
+    write_energy();
+    write_clock(now);
+    write_events();
+    publish(up);
+  }
+  void power_lost() {
+    metrology_.power_lost(world::steady_now_ns());
+    server_.restore_volatile();
+    write_energy();
+    write_events();
+    publish(false);
+  }
+  void power_up() {
+    metrology_.power_up(world::steady_now_ns());
+    write_events();
+    publish(true);
+  }
+  void start_unpowered() { metrology_.start_unpowered(); }
+  void register_written(const RegisterSpec& spec) {
+    const auto clock = spec_.single.find("clock");
+    if (clock == spec_.single.end() || clock->second != spec.name) return;
+    metrology_.set_clock(server_.value(spec.name).value_or(0.0), world::steady_now_ns());
+    write_events();
+  }
+
+ private:
+  static MetrologyKnobs knobs(const DeviceProfile& profile) {
+    return {profile.defects.has(meter_defect("out_of_class_at_low_current")),
+            profile.defects.has(meter_defect("loses_energy_on_power_cut")),
+            profile.defects.has(meter_defect("clock_drift_excessive"))};
+  }
+  static double clock_now_s() {
+    using namespace std::chrono;
+    return duration<double>(system_clock::now().time_since_epoch()).count();
+  }
+  static Energy initial_energy(const ModbusServer& server, const MeterSpec& spec) {
+    auto wh = [&](const char* quantity) {
+      const auto name = spec.single.find(quantity);
+      if (name == spec.single.end()) return 0.0;
+      const RegisterSpec* reg = nullptr;
+      for (const RegisterSpec& r : server.profile().registers)
+        if (r.name == name->second) reg = &r;
+      const double value = server.value(name->second).value_or(0.0);
+      return reg && !reg->unit.empty() && (reg->unit[0] == 'k' || reg->unit[0] == 'K')
+                 ? value * 1000.0
+                 : value;
+    };
+    return {wh("active_import"), wh("active_export"), wh("reactive_import"), wh("reactive_export")};
+  }
+  void set(const std::string& quantity, double value) {
+    const auto name = spec_.single.find(quantity);
+    if (name != spec_.single.end()) server_.set_value(name->second, value);
+  }
+  void set_phase(const std::string& quantity, std::size_t phase, double value) {
+    const auto names = spec_.phases.find(quantity);
+    if (names != spec_.phases.end() && phase < names->second.size())
+      server_.set_value(names->second[phase], value);
+  }
+  void write_reading(const Reading& reading) {
+    for (std::size_t phase = 0; phase < reading.phases.size(); ++phase) {
+      const PhaseReading& p = reading.phases[phase];
+      set_phase("voltage", phase, p.voltage_v);
+      set_phase("current", phase, p.current_a);
+      set_phase("active_power", phase, p.active_w);
+      set_phase("reactive_power", phase, p.reactive_var);
+      set_phase("power_factor", phase, p.power_factor);
+    }
+    set("frequency", reading.frequency_hz);
+  }
+  void write_energy() {
+    const Energy& e = metrology_.energy();
+    auto put = [&](const char* quantity, double wh) {
+      const auto name = spec_.single.find(quantity);
+      if (name == spec_.single.end()) return;
+      for (const RegisterSpec& r : server_.profile().registers)
+        if (r.name == name->second) server_.set_value(r.name, energy_in_unit(wh, r.unit));
+    };
+    put("active_import", e.active_import_wh);
+    put("active_export", e.active_export_wh);
+    put("reactive_import", e.reactive_import_varh);
+    put("reactive_export", e.reactive_export_varh);
+  }
+  void write_clock(std::int64_t now) {
+    const double clock = metrology_.clock_s(now);
+    const double whole = std::floor(clock);
+    set("clock", whole);
+    set("clock_ms", std::floor((clock - whole) * 1000.0));
+  }
+  void write_events() {
+    if (spec_.event_log_entries == 0) return;
+    const auto& events = metrology_.events();
+    server_.set_value("event_count", static_cast<double>(events.size()));
+    for (unsigned n = 1; n <= spec_.event_log_entries; ++n) {
+      const Event entry = n <= events.size() ? events[n - 1] : Event{};
+      server_.set_value(fmt::format("event_{}_sequence", n), entry.sequence);
+      server_.set_value(fmt::format("event_{}_code", n), entry.code);
+      server_.set_value(fmt::format("event_{}_time", n), entry.timestamp_s);
+    }
+  }
+  // The pulse output as a line the source counts: the exact count at a steady instant and
+  // the rate from then on, republished when the rate changes (or every second), so the
+  // count a reader extrapolates is exact whatever the publishing lag.
+  void publish(bool up) {
+    const double rate = metrology_.pulse_rate_hz();
+    const std::int64_t at = metrology_.integrated_to_ns();
+    if (rate == published_rate_ && up == published_up_ && at - published_at_ < 1'000'000'000)
+      return;
+    if (publisher_.publish({{"powered", up},
+                            {"pulses", metrology_.pulses()},
+                            {"pulse_count", metrology_.pulses_exact()},
+                            {"pulse_rate_hz", rate},
+                            {"pulses_at_ns", at}})) {
+      published_rate_ = rate;
+      published_up_ = up;
+      published_at_ = at;
+    }
+  }
+
+  ModbusServer& server_;
+  MeterSpec spec_;
+  world::WorldOptions world_;
+  std::string terminals_;
+  world::Publisher publisher_;
+  Metrology metrology_;
+  double published_rate_ = -1.0;
+  std::int64_t published_at_ = 0;
+  bool published_up_ = false;
+};
 
 class EmulatedMeter final : public EmulatedDevice {
  public:
@@ -109,6 +270,54 @@ int EmulatedMeter::serve(const EndpointOptions& options, Logger& log) {
   std::optional<OpticalEndpoint> optical;
   auto sink = [&log](const std::string& message) { log(message); };
 
+  // The world (common/world.hpp): the supply it is wired to, and with a [meter] table its
+  // measurement model, clock and event log. Without --world the registers stay static.
+  std::optional<LiveMeter> live;
+  if (active.meter.declared && options.world.enabled()) live.emplace(server, active, options.world);
+  PowerInput power(io, options.world, active.power,
+                   {.lost =
+                        [&] {
+                          if (live)
+                            live->power_lost();
+                          else
+                            server.restore_volatile();
+                        },
+                    .booted =
+                        [&] {
+                          if (live) live->power_up();
+                          if (tcp)
+                            tcp->reset_clients();  // connections from before the cut are gone
+                        }},
+                   sink);
+  if (live) {
+    if (power.up())
+      live->power_up();  // the emulator's start is the device's power-up
+    else
+      live->start_unpowered();
+  }
+  auto refresh = [&] {
+    const bool up = power.up();
+    if (live) live->refresh(up);
+    return up;
+  };
+  server.set_gate(refresh);
+  server.on_register_write([&](const RegisterSpec& spec) {
+    if (live) live->register_written(spec);
+  });
+  asio::steady_timer world_timer(io);
+  std::function<void()> tick = [&] {
+    world_timer.expires_after(world_tick);
+    world_timer.async_wait([&](std::error_code error) {
+      if (error) return;
+      refresh();
+      tick();
+    });
+  };
+  if (options.world.enabled()) {
+    refresh();
+    tick();
+  }
+
   nlohmann::ordered_json ready;
   ready["event"] = "ready";
   ready["pid"] = ::getpid();
@@ -166,6 +375,7 @@ int EmulatedMeter::serve(const EndpointOptions& options, Logger& log) {
     log(fmt::format("I/O loop failed: {}", error.what()));
     return exit_code::failure;
   }
+  world_timer.cancel();
   if (tcp) tcp->close();
   if (rtu) rtu->close();
   if (optical) optical->close();

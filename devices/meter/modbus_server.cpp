@@ -120,6 +120,24 @@ ModbusServer::ModbusServer(DeviceProfile profile) : profile_(std::move(profile))
 }
 
 std::optional<Bytes> ModbusServer::handle_pdu(std::span<const std::uint8_t> pdu, Interface via) {
+  auto reply = dispatch_pdu(pdu, via);
+  // Tell the device which registers a successful write touched (the clock, for one).
+  const bool register_write = !pdu.empty() && (pdu[0] == function_code::write_single_register ||
+                                               pdu[0] == function_code::write_multiple_registers);
+  if (on_write_ && register_write && reply && !reply->empty() && (reply->front() & 0x80) == 0 &&
+      pdu.size() >= 3) {
+    const unsigned first = be16(pdu, 1);
+    const unsigned quantity =
+        pdu[0] == function_code::write_single_register || pdu.size() < 5 ? 1u : be16(pdu, 3);
+    for (const RegisterSpec& spec : profile_.registers)
+      if (spec.table == RegisterTable::holding && spec.address < first + quantity &&
+          first < spec.address + word_count(spec.type))
+        on_write_(spec);
+  }
+  return reply;
+}
+
+std::optional<Bytes> ModbusServer::dispatch_pdu(std::span<const std::uint8_t> pdu, Interface via) {
   if (pdu.empty()) return std::nullopt;
   switch (pdu[0]) {
     case function_code::read_coils:
@@ -449,6 +467,7 @@ std::optional<Bytes> ModbusServer::read_device_identification(std::span<const st
 }
 
 std::optional<Bytes> ModbusServer::handle_rtu_frame(std::span<const std::uint8_t> frame) {
+  if (gate_ && !gate_()) return std::nullopt;  // unpowered: not a single bit on the line
   if (serial_wedged_) return std::nullopt;
   const bool crc_ok =
       frame.size() >= 4 &&
@@ -498,6 +517,7 @@ void ModbusServer::tcp_client_left_mid_frame() noexcept {
 }
 
 std::optional<Bytes> ModbusServer::handle_tcp_frame(std::span<const std::uint8_t> frame) {
+  if (gate_ && !gate_()) return std::nullopt;  // unpowered: no answer
   if (tcp_wedged_) return std::nullopt;
   if (frame.size() < mbap_header_size + 1) return std::nullopt;
   if (be16(frame, 2) != 0) return std::nullopt;
@@ -521,6 +541,40 @@ std::optional<std::uint16_t> ModbusServer::register_word(RegisterTable table,
   auto cell = map.find(address);
   if (cell == map.end()) return std::nullopt;
   return cell->second.value;
+}
+
+const RegisterSpec* ModbusServer::register_spec(std::string_view name) const {
+  for (const RegisterSpec& spec : profile_.registers)
+    if (spec.name == name) return &spec;
+  return nullptr;
+}
+
+bool ModbusServer::set_value(std::string_view name, double value) {
+  const RegisterSpec* spec = register_spec(name);
+  if (!spec) return false;
+  const std::vector<std::uint16_t> words = encode_value(*spec, value);
+  RegisterMap& map = registers_of(spec->table);
+  for (unsigned word = 0; word < words.size(); ++word)
+    map.at(static_cast<std::uint16_t>(spec->address + word)).value = words[word];
+  return true;
+}
+
+std::optional<double> ModbusServer::value(std::string_view name) const {
+  const RegisterSpec* spec = register_spec(name);
+  if (!spec) return std::nullopt;
+  std::vector<std::uint16_t> words;
+  const RegisterMap& map = registers_of(spec->table);
+  for (unsigned word = 0; word < word_count(spec->type); ++word)
+    words.push_back(map.at(static_cast<std::uint16_t>(spec->address + word)).value);
+  return decode_value(*spec, words);
+}
+
+void ModbusServer::restore_volatile() {
+  for (auto& [address, cell] : holding_registers_) {
+    const RegisterSpec& spec = profile_.registers[cell.spec_index];
+    if (spec.writable) cell.value = spec.initial_words[cell.word_index];
+  }
+  for (const BitSpec& bit : profile_.coils) coils_.at(bit.address).value = bit.value;
 }
 
 std::optional<bool> ModbusServer::coil(std::uint16_t address) const {

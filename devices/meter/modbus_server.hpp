@@ -64,6 +64,7 @@
 //   dropped by the endpoint); unit id must be the profile's unit or 0xFF, else silence.
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <span>
@@ -161,7 +162,25 @@ class ModbusServer {
   std::optional<bool> coil(std::uint16_t address) const;
   std::optional<bool> discrete_input(std::uint16_t address) const;
 
+  // ---- the device around the engine (meter/kind.cpp: power, measurement, clock) --------
+  /// Asked before every RTU/TCP frame: false = the device is off, no reply of any kind.
+  void set_gate(std::function<bool()> gate) { gate_ = std::move(gate); }
+  /// Called for each holding register a successful FC6/FC16 wrote (after the write).
+  void on_register_write(std::function<void(const RegisterSpec&)> hook) {
+    on_write_ = std::move(hook);
+  }
+  /// Stores an engineering value in the register called `name` (its type, scale, word
+  /// order; clamped to the type); false when no register has that name.
+  bool set_value(std::string_view name, double value);
+  /// The engineering value the register called `name` holds now.
+  std::optional<double> value(std::string_view name) const;
+  /// Volatile state back to the profile's values (writable holding registers and coils):
+  /// what a power cut does to a device that keeps its settings in RAM.
+  void restore_volatile();
+
  private:
+  std::optional<Bytes> dispatch_pdu(std::span<const std::uint8_t> pdu, Interface via);
+  const RegisterSpec* register_spec(std::string_view name) const;
   struct RegisterCell {
     std::size_t spec_index;  ///< into profile_.registers
     unsigned word_index;     ///< 0 = high word of a 32-bit value
@@ -199,6 +218,8 @@ class ModbusServer {
   /// Identification objects (id, value) in id order, as this device reports them.
   std::vector<std::pair<std::uint8_t, std::string>> identification_objects() const;
 
+  std::function<bool()> gate_;
+  std::function<void(const RegisterSpec&)> on_write_;
   DeviceProfile profile_;
   std::size_t malformed_in_a_row_ = 0;  ///< RTU frames with a bad CRC or too short
   bool serial_wedged_ = false;          ///< defect stops_answering_after_noise has struck

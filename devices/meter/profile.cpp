@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <toml++/toml.h>
 
+#include <algorithm>
 #include <bit>
 #include <cfloat>
 #include <cmath>
@@ -117,7 +118,112 @@ std::string read_identity_string(TableReader& reader, std::string_view key, bool
   return text;
 }
 
+const RegisterSpec* find_register(const DeviceProfile& profile, const std::string& name) {
+  for (const RegisterSpec& spec : profile.registers)
+    if (spec.name == name) return &spec;
+  return nullptr;
+}
+
+// Every register [meter] names exists; the clock is a writable 32-bit holding register; the
+// event log's layout is covered by declared input registers.
+void check_meter_registers(const DeviceProfile& profile, TableReader& top) {
+  const MeterSpec& meter = profile.meter;
+  if (!meter.declared) return;
+  const toml::node* node = top.table().get("meter");
+  auto missing = [&](const std::string& key, const std::string& name) {
+    top.fail_at(fmt::format("meter.{}", key), node,
+                fmt::format("names register \"{}\", which the profile does not declare", name));
+  };
+  for (const auto& [quantity, names] : meter.phases)
+    for (const std::string& name : names)
+      if (!find_register(profile, name)) missing(quantity, name);
+  for (const auto& [quantity, name] : meter.single)
+    if (!find_register(profile, name)) missing(quantity, name);
+  if (auto clock = meter.single.find("clock"); clock != meter.single.end()) {
+    const RegisterSpec& spec = *find_register(profile, clock->second);
+    if (spec.table != RegisterTable::holding || !spec.writable || spec.type != ValueType::u32)
+      top.fail_at(
+          "meter.clock", node,
+          fmt::format("register \"{}\" must be a writable u32 holding register", spec.name));
+  }
+  if (meter.event_log_entries > 0) {
+    std::vector<std::string> names{"event_count"};
+    for (unsigned n = 1; n <= meter.event_log_entries; ++n)
+      for (const char* part : {"sequence", "code", "time"})
+        names.push_back(fmt::format("event_{}_{}", n, part));
+    for (const std::string& name : names)
+      if (!find_register(profile, name)) missing("event_log_entries", name);
+  }
+}
+
 }  // namespace
+
+std::vector<std::uint16_t> encode_value(const RegisterSpec& spec, double value) {
+  std::vector<std::uint16_t> words;
+  if (spec.type == ValueType::f32) {
+    const float scaled =
+        static_cast<float>(std::clamp(value * spec.scale, -double{FLT_MAX}, double{FLT_MAX}));
+    const auto bits = std::bit_cast<std::uint32_t>(scaled);
+    words = {static_cast<std::uint16_t>(bits >> 16), static_cast<std::uint16_t>(bits & 0xFFFF)};
+  } else {
+    double min = 0, max = 0;
+    switch (spec.type) {
+      case ValueType::u16:
+        max = 0xFFFF;
+        break;
+      case ValueType::i16:
+        min = -0x8000;
+        max = 0x7FFF;
+        break;
+      case ValueType::u32:
+        max = 4294967295.0;
+        break;
+      case ValueType::i32:
+        min = -2147483648.0;
+        max = 2147483647.0;
+        break;
+      case ValueType::f32:
+        break;
+    }
+    const double scaled =
+        std::isfinite(value) ? std::clamp(std::round(value * spec.scale), min, max) : 0.0;
+    const auto raw = static_cast<std::uint32_t>(static_cast<std::int64_t>(scaled));
+    if (word_count(spec.type) == 1)
+      words = {static_cast<std::uint16_t>(raw & 0xFFFF)};
+    else
+      words = {static_cast<std::uint16_t>(raw >> 16), static_cast<std::uint16_t>(raw & 0xFFFF)};
+  }
+  if (spec.word_order == WordOrder::little && words.size() == 2) std::swap(words[0], words[1]);
+  return words;
+}
+
+double decode_value(const RegisterSpec& spec, const std::vector<std::uint16_t>& words) {
+  if (words.size() != word_count(spec.type)) return 0.0;
+  std::uint32_t raw = words[0];
+  if (words.size() == 2) {
+    const bool little = spec.word_order == WordOrder::little;
+    raw = (std::uint32_t{words[little ? 1 : 0]} << 16) | words[little ? 0 : 1];
+  }
+  double value = 0;
+  switch (spec.type) {
+    case ValueType::u16:
+      value = raw;
+      break;
+    case ValueType::i16:
+      value = static_cast<std::int16_t>(raw);
+      break;
+    case ValueType::u32:
+      value = raw;
+      break;
+    case ValueType::i32:
+      value = static_cast<std::int32_t>(raw);
+      break;
+    case ValueType::f32:
+      value = std::bit_cast<float>(raw);
+      break;
+  }
+  return value / spec.scale;
+}
 
 DeviceProfile read_profile(const toml::table& document, const std::string& file) {
   DeviceProfile profile;
@@ -272,8 +378,13 @@ DeviceProfile read_profile(const toml::table& document, const std::string& file)
     reader.finish(defect_names(defect_table));
   }
 
+  profile.power = read_power_spec(top);
+  profile.meter = read_meter_spec(top);
+  check_meter_registers(profile, top);
+
   top.finish(
       "schema, device, identity, serial, limits, registers, coils, discrete_inputs, iec62056, "
+      "power, meter, "
       "defects");
   return profile;
 }
@@ -365,6 +476,8 @@ nlohmann::ordered_json profile_to_json(const DeviceProfile& profile) {
   out["discrete_inputs"] = bits_to_json(profile.discrete_inputs, false);
   // null: the meter has no optical port.
   out["iec62056"] = profile.iec62056 ? to_json(*profile.iec62056) : nlohmann::ordered_json(nullptr);
+  out["power"] = power_to_json(profile.power);
+  out["meter"] = meter_spec_to_json(profile.meter);
   out["defects"] = defects_to_json(defect_table, profile.defects);
   return out;
 }

@@ -25,6 +25,9 @@
 //                min, max (a live measurement's band, both or neither; value within) optional
 //   [[coils]], [[discrete_inputs]]  address, name, value (bool); coils also writable (false)
 //   [iec62056]   optional: the optical port, IEC 62056-21 mode C (meter/iec62056_profile.hpp)
+//   [power]      common/power.hpp: nominal_v, min_v, boot_delay_ms    optional
+//   [meter]      meter/metrology.hpp: what the registers hold, error model, pulse constant,
+//                clock, event log                                    optional
 //   [defects]    knob names of meter/defects.hpp only, booleans (default false)
 // Point names are unique across the whole profile; addresses may not repeat or overlap
 // within a table (a u32 occupies two addresses).
@@ -41,10 +44,12 @@
 #include <vector>
 
 #include "common/defects.hpp"
+#include "common/power.hpp"
 #include "common/profile_reader.hpp"
 #include "common/serial_line.hpp"
 #include "meter/defects.hpp"
 #include "meter/iec62056_profile.hpp"
+#include "meter/metrology.hpp"
 
 namespace hilbench::emu::meter {
 
@@ -115,8 +120,16 @@ struct DeviceProfile {
   std::vector<BitSpec> discrete_inputs;
   /// The optical port (IEC 62056-21 mode C); nullopt: the meter has none.
   std::optional<Iec62056Settings> iec62056;
+  PowerSpec power;    ///< [power]: how the device follows its supply
+  MeterSpec meter;    ///< [meter]: the measurement model (register names checked)
   DefectSet defects;  ///< knobs of defect_table (meter/defects.hpp)
 };
+
+/// The register words (in address order, word order applied) that hold `value` (an
+/// engineering value) in `spec`'s type and scale; clamped to the type's range.
+std::vector<std::uint16_t> encode_value(const RegisterSpec& spec, double value);
+/// The engineering value `words` (address order) hold in `spec`'s type, scale, word order.
+double decode_value(const RegisterSpec& spec, const std::vector<std::uint16_t>& words);
 
 /// Parses a parsed TOML document of this schema; `file` names it in messages.
 DeviceProfile read_profile(const toml::table& document, const std::string& file);

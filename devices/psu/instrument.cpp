@@ -15,6 +15,8 @@ scpi::EngineOptions options_for(const Profile& profile) {
 
 Instrument::Instrument(const Profile& profile) : profile_(profile), engine_(options_for(profile)) {
   reset();
+  voltage_v_ = profile.power_on_voltage_v;
+  output_reported_ = output_live_ = profile.power_on_output;
   const Limits limits = profile.limits;
   const bool ignores_off = profile.defects.has(psu_defect("ignores_output_off"));
   engine_.on_reset([this] { reset(); });
@@ -67,6 +69,12 @@ double Instrument::output_voltage() const noexcept {
   if (!output_live_) return 0.0;
   const double r = profile_.load_resistance_ohm;
   return std::min(voltage_v_, current_limit_a_ * r);  // constant current beyond the limit
+}
+
+nlohmann::json Instrument::world_state() const {
+  return {{"output_on", output_live_},
+          {"voltage_v", output_voltage()},
+          {"current_a", output_current()}};
 }
 
 double Instrument::output_current() const noexcept {

@@ -8,7 +8,11 @@
 // The output drives the profile's resistive load: constant voltage (I = V / R) until the
 // current limit is reached, then constant current (V = I_limit * R). Output off: 0 V, 0 A.
 // Settings beyond [limits] are refused with -222. *RST: 0 V, current limit = the profile's
-// max_current_a, output off.
+// max_current_a, output off. At start-up: the profile's [power_on] voltage and output.
+// World (common/world.hpp): publishes {"output_on", "voltage_v", "current_a"} at the
+// terminals after every message (what powers the DUTs wired with powered_by).
+#include <nlohmann/json.hpp>
+
 #include "common/scpi_engine.hpp"
 #include "psu/profile.hpp"
 
@@ -20,6 +24,8 @@ class Instrument {
   scpi::Engine& engine() noexcept { return engine_; }
   double output_voltage() const noexcept;  ///< volts at the terminals now
   double output_current() const noexcept;  ///< amps into the load now
+  /// The supply's world document: {"output_on", "voltage_v", "current_a"} at the terminals.
+  nlohmann::json world_state() const;
 
  private:
   void reset() noexcept;

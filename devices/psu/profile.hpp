@@ -10,6 +10,8 @@
 //   [limits]    max_voltage_v (volts, > 0), max_current_a (amps, > 0)   required: settings
 //               beyond them are refused with -222 "Data out of range"
 //   [load]      resistance_ohm (ohms, > 0, default 1000): the resistive load on the output
+//   [power_on]  voltage_v (volts, 0..max_voltage_v, default 0), output (bool, default false):
+//               the state the supply starts in, before any command (*RST still gives 0 V, off)
 //   [defects]   knob names of psu/defects.hpp, booleans (default false)
 #include <toml++/toml.h>
 
@@ -31,6 +33,8 @@ struct Profile {
   scpi::CommonProfile common;
   Limits limits;
   double load_resistance_ohm = 1000.0;  ///< ohms, the resistive load on the output
+  double power_on_voltage_v = 0.0;      ///< volts set at start-up
+  bool power_on_output = false;         ///< output on at start-up
   DefectSet defects;
 };
 

@@ -21,7 +21,8 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from .._core import ConfigError, ProtocolError, ScpiClient
-from ..protocols import AppliedOutput, Dmm, Identity, PowerSupply, ReferenceSource, ScpiInstrument
+from ..protocols import (AppliedOutput, Dmm, Identity, PowerSupply, PulseCounter, ReferenceSource,
+                         ScpiInstrument)
 from . import Driver
 
 
@@ -99,7 +100,11 @@ class ScpiDmmDriver(ScpiDriver):
 
 
 class ScpiSourceDriver(ScpiDriver):
-    implements: ClassVar[tuple[type, ...]] = (ReferenceSource,)
+    """A reference source; its pulse input counts a meter's pulse output (PulseCounter:
+    SENS:PULS:COUN?, SENS:PULS:RES) and it reports the reference energy it applied since the
+    last reset (SENS:ENER?, watt-hours)."""
+
+    implements: ClassVar[tuple[type, ...]] = (ReferenceSource, PulseCounter)
 
     def apply(self, voltage_v: float, current_a: float, phase_deg: float) -> None:
         """Voltage (volts), current (amps), phase angle (degrees); one command each, so an
@@ -116,6 +121,22 @@ class ScpiSourceDriver(ScpiDriver):
                              current_a=self.client.query_number("SOUR:CURR?"),
                              phase_deg=self.client.query_number("SOUR:PHAS?"),
                              output_on=self._query_bool("OUTP?"))
+
+    def pulse_count(self) -> int:
+        return self.client.query_integer("SENS:PULS:COUN?")
+
+    def reset_pulse_count(self) -> None:
+        """Pulse count and reference energy both start from zero."""
+        self.client.command("SENS:PULS:RES")
+
+    def reference_energy_wh(self) -> float:
+        """Watt-hours the source applied since the last reset (SENS:ENER?)."""
+        return self.client.query_number("SENS:ENER?")
+
+    def pulses_and_reference_energy(self) -> tuple[int, float]:
+        """Pulse count and reference energy at one instant (one program message)."""
+        pulses, energy = self.client.query("SENS:PULS:COUN?;:SENS:ENER?").split(";")
+        return int(pulses), float(energy)
 
 
 class ScpiPsuDriver(ScpiDriver):

@@ -172,7 +172,7 @@ BOOST_AUTO_TEST_CASE(dump_profile_prints_the_parsed_profile) {
   const auto dump = nlohmann::json::parse(emulator.read_stdout_to_eof(milliseconds{1'000}));
   BOOST_TEST(dump["device"]["name"] == "em1");
   BOOST_TEST(dump["identity"]["revision"] == "1.4.2");
-  BOOST_TEST(dump["registers"].size() == 15u);
+  BOOST_TEST(dump["registers"].size() == 56u);
   BOOST_TEST(dump["defects"]["bad_crc_answered"] == false);
 }
 
@@ -182,7 +182,7 @@ BOOST_AUTO_TEST_CASE(list_defects_prints_every_kinds_knobs) {
   const auto listed = nlohmann::json::parse(emulator.read_stdout_to_eof(milliseconds{1'000}));
   const auto& meter = listed["kinds"]["meter"];
   BOOST_REQUIRE(meter.is_array());
-  BOOST_TEST(meter.size() == 24u);  // devices/meter/defects.hpp
+  BOOST_TEST(meter.size() == 27u);  // devices/meter/defects.hpp
   BOOST_TEST(meter[0]["name"] == "illegal_address_returns_data");
   for (const auto& knob : meter) {
     BOOST_TEST(!knob["description"].get<std::string>().empty());

@@ -114,7 +114,7 @@ BOOST_AUTO_TEST_CASE(em1_profile_parses_completely) {
   BOOST_TEST(profile.serial->bits_per_character() == 11u);
   BOOST_TEST(profile.limits.max_read_registers == 125u);
   BOOST_TEST(profile.limits.max_read_bits == 2000u);
-  BOOST_TEST(profile.registers.size() == 15u);
+  BOOST_TEST(profile.registers.size() == 56u);
   BOOST_TEST(profile.coils.size() == 2u);
   BOOST_TEST(profile.discrete_inputs.size() == 8u);
   BOOST_TEST(active_defect_names(defect_table, profile.defects).empty());
@@ -401,7 +401,7 @@ BOOST_AUTO_TEST_CASE(json_dump_mirrors_the_profile) {
   const auto json = profile_to_json(load_profile(em1_path));
   BOOST_TEST(json["device"]["name"] == "em1");
   BOOST_TEST(json["serial"]["parity"] == "even");
-  BOOST_TEST(json["registers"].size() == 15u);
+  BOOST_TEST(json["registers"].size() == 56u);
   BOOST_TEST(json["registers"][0]["value"] == 230.1);
   BOOST_TEST(json["registers"][0]["raw"] == 2301);
   BOOST_TEST(json["registers"][5]["words"] == nlohmann::json::array({0x00BC, 0x614E}));
