@@ -121,12 +121,22 @@ class Driver(abc.ABC):
     def drop_transports(self) -> list[str]:
         """Closes every open transport (their exchanges are kept for the next take), so the
         next use opens a new one through the factory: how a fault plan's wrapper is put in
-        the path and taken out again. Returns the resource kinds that were open."""
-        dropped = list(self._transports)
-        for kind in dropped:
+        the path and taken out again; companions' too. Returns the resource kinds that were
+        open."""
+        dropped = [kind for companion in self.companions for kind in companion.drop_transports()]
+        dropped += list(self._transports)
+        for kind in list(self._transports):
             self._retired_exchanges.extend(self._forget(kind))
             del self._transports[kind]
         return dropped
+
+    def links(self) -> list[tuple[Driver, str]]:
+        """(driver, resource kind) for every link of this device, each under the driver that
+        speaks on it: a resource a companion serves (a meter's optical port) is the
+        companion's."""
+        served = {kind for companion in self.companions for kind in companion.resources}
+        own = [(self, kind) for kind in self.resources if kind not in served]
+        return own + [link for companion in self.companions for link in companion.links()]
 
     @abc.abstractmethod
     def _forget(self, kind: str) -> list[dict[str, Any]]:

@@ -86,5 +86,7 @@ class ModbusDriver(Driver):
         return [e for client in self._clients.values() for e in client.take_exchanges()]
 
     def _forget(self, kind: str) -> list[dict[str, Any]]:
-        client = self._clients.pop(FRAMING_BY_RESOURCE[kind], None)
+        # "optical" belongs to the IEC 62056-21 companion: no Modbus client of ours runs on it.
+        framing = FRAMING_BY_RESOURCE.get(kind)
+        client = self._clients.pop(framing, None) if framing is not None else None
         return client.take_exchanges() if client is not None else []
