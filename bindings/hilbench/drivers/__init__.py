@@ -138,6 +138,10 @@ class Driver(abc.ABC):
         own = [(self, kind) for kind in self.resources if kind not in served]
         return own + [link for companion in self.companions for link in companion.links()]
 
+    def open_links(self) -> list[tuple[Driver, str]]:
+        """The links() whose transport is open now."""
+        return [(driver, kind) for driver, kind in self.links() if kind in driver._transports]
+
     @abc.abstractmethod
     def _forget(self, kind: str) -> list[dict[str, Any]]:
         """Drops the protocol clients on the `kind` transport; returns their exchanges."""
