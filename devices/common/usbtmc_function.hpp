@@ -71,7 +71,6 @@ class UsbtmcFunction {
   Bytes message_;  // DEV_DEP_MSG_OUT payload collected until EOM
   std::optional<std::uint8_t> out_tag_;
   std::string response_;  // response bytes not yet sent
-  bool response_started_ = false;
   struct Request {
     std::uint8_t tag;
     std::uint32_t size;
