@@ -35,15 +35,23 @@ hb_install_system_packages() {
   DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"
 }
 
+# pip's CMake tree (pyproject.toml: build-dir). ci/test builds the Boost.Test suites in the
+# same tree, so the core and the emulators are compiled once for the package and for ctest.
+HB_BUILD="$HB_ROOT/build/python"
+
+# hb_setup_venv [CMAKE_DEFINE=VALUE...]: extra CMake definitions for pip's build.
 hb_setup_venv() {
   if [[ ! -x "$HB_VENV/bin/python" ]]; then
     hb_log "creating venv $HB_VENV"
     "$HB_PYTHON" -m venv "$HB_VENV"
   fi
-  hb_log "building and installing hilbench (pip install -e .[test])"
+  local defines=()
+  for define in "$@"; do defines+=("--config-settings=cmake.define.$define"); done
+  hb_log "building and installing hilbench (pip install -e .[test]${*:+; $*})"
   # --no-build-isolation would be faster, but isolation proves the build needs nothing
   # beyond what pyproject.toml declares.
-  "$HB_VENV/bin/python" -m pip install -q --disable-pip-version-check -e "$HB_ROOT[test]"
+  "$HB_VENV/bin/python" -m pip install -q --disable-pip-version-check "${defines[@]}" \
+    -e "$HB_ROOT[test]"
 }
 
 # Configures and builds the fuzz targets (fuzz/, docs/fuzzing.md) in their own tree with clang:
@@ -58,5 +66,5 @@ hb_fuzz_build() {
 
 hb_setup() {
   hb_install_system_packages
-  hb_setup_venv
+  hb_setup_venv "$@"
 }
