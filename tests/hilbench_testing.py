@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PEERS = ROOT / "tests" / "peers"
 
 
-def run_pytest(args: list[str], cwd: Path = ROOT, timeout: float = 300,
+def run_pytest(args: list[str], cwd: Path = ROOT, timeout: float = 600,
                env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """Runs pytest in a child process (a whole hilbench session, as a lab would)."""
     env = dict(env) if env is not None else child_environment()

@@ -68,6 +68,11 @@ def test_bad_bench_file_names_file_and_key(tmp_path, body, key, words):
     (lambda t: t.replace('type = "u32"\nscale = 1000', 'type = "u64"\nscale = 1000', 1), "registers[5].type"),
     (lambda t: t.replace('address = 1\nname = "voltage_l2"', 'address = 0\nname = "voltage_l2"'),
      "registers[1].address"),
+    (lambda t: t.replace('free_running = "measurement"', 'free_running = "drifting"', 1),
+     "registers[0].free_running"),
+    # A free-running value is live: without a band it would have to read exactly.
+    (lambda t: t.replace('min = 207\nmax = 253\nfree_running', 'free_running', 1),
+     "registers[0].free_running"),
 ])
 def test_bad_profile_names_file_and_key(tmp_path, edit, key):
     path = write(tmp_path, edit(EM1.read_text()), "profile.toml")
@@ -90,7 +95,14 @@ def test_python_profile_is_the_emulators_dump(profile):
     for register in py.registers:
         assert cpp_registers[(register.table, register.address)]["type"] == register.type
         assert cpp_registers[(register.table, register.address)]["words"] == register.raw_words()
+        assert cpp_registers[(register.table, register.address)].get("free_running") == \
+            register.free_running
     assert py.defects == cpp["defects"]
+    if profile == EM1:  # energy and clock count up, measurements move either way
+        kinds = {r.name: r.free_running for r in py.registers}
+        assert kinds["active_energy_import"] == kinds["clock"] == "counter"
+        assert kinds["voltage_l1"] == kinds["clock_ms"] == "measurement"
+        assert kinds["ct_ratio"] is None and kinds["event_count"] is None
 
 
 def test_profile_describes_real_serial_settings_with_defaults(tmp_path):

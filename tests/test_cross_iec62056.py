@@ -90,7 +90,7 @@ def test_baud_switch_300_to_9600_through_libserialport_and_readout_parsed(optica
 def test_programming_session_sets_the_clock_and_refuses_a_wrong_password(optical_port):
     _, transport = optical_port
     client = Iec62056Client(transport, max_baud=9600)
-    assert client.open_programming("00000000") == "EM1-2026-000123"
+    assert client.open_programming("58204719") == "EM1-2026-000123"
     client.write_register("0.9.1", "01:02:03")
     assert client.read_register("0.9.1")["values"][0]["value"].startswith("01:02:0")
     client.end_programming()
@@ -98,4 +98,4 @@ def test_programming_session_sets_the_clock_and_refuses_a_wrong_password(optical
         client.open_programming("00000001")
     assert refused.value.protocol == "iec62056-21" and refused.value.text == "NAK"
     journaled = b"".join(bytes(e["request"]) for e in client.take_exchanges())
-    assert b"00000000" not in journaled and b"00000001" not in journaled  # passwords redacted
+    assert b"58204719" not in journaled and b"00000001" not in journaled  # passwords redacted

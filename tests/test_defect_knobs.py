@@ -1,23 +1,35 @@
-"""The mutation matrix: every defect knob of the emulated meter breaks exactly one claim of a
-suite requirement, and a whole suite session with that knob on fails exactly the tests of that
-claim and exactly the requirements they produce evidence for — in every market's report —
-while every other suite requirement passes. docs/mutation-matrix.md lists the rows (claim ->
-test -> knob -> requirement) and explains each claim that has no knob.
+"""The mutation matrix: every defect knob of the emulated bench breaks exactly one claim of a
+suite requirement, and a suite session with that knob on fails exactly the tests of that claim
+and exactly the requirements they produce evidence for — in every market's report — while
+every other suite requirement passes. docs/mutation-matrix.md lists the rows (claim -> test ->
+knob -> requirement) and explains each claim that has no knob.
 
-Every verdict of every run is also pinned (tests/golden/verdicts.json): a later change that
-moves any verdict must regenerate that file on purpose (tests/golden/regenerate.py) and say
-why."""
+Two depths, one code path (docs/mutation-matrix.md, "Running the matrix"):
+* here (ci/test): the default run covers every suite folder; each knob's run covers the suite
+  folders that define its broken tests (a knob of the interface suite runs all of
+  suites/interface, so a knob that bleeds into a neighbouring claim of its folder fails);
+  sessions run side by side (HILBENCH_MATRIX_JOBS, default 4: they mostly wait on paced
+  serial lines and gates), and each is compared with the pinned full-depth verdicts;
+* HILBENCH_MATRIX=full (and tests/golden/regenerate.py, which writes the pinned verdicts):
+  every knob against every suite folder.
+
+Every verdict of every run is pinned (tests/golden/verdicts.json): a later change that moves
+any verdict must regenerate that file on purpose (tests/golden/regenerate.py) and say why."""
 
 from __future__ import annotations
 
 import json
+import os
+import re
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from subprocess import CompletedProcess
 
 import pytest
 
 from hilbench.profile import known_defects
 
-from hilbench_testing import load_report, requirement_statuses, run_pytest
+from hilbench_testing import ROOT, load_report, requirement_statuses, run_pytest
 
 GOLDEN = json.loads((Path(__file__).parent / "golden" / "verdicts.json").read_text())["runs"]
 
@@ -27,13 +39,23 @@ IDENTIFICATION = {"MODBUS-APP-6.21", "EN303645-5.3-16", "US-8425-D1", "US-8259A-
 FRAMING = {"MODBUS-TCP-MBAP", "MODBUS-SL-ADDR", "MODBUS-SL-CRC"}
 IEC62056 = {"IEC62056-21-SIGNON", "IEC62056-21-BAUD", "IEC62056-21-BCC", "IEC62056-21-PASSWORD"}
 RECOVERY = {"EN303645-5.9-1", "EN303645-5.9-2"}
+CLOCK = {"IEC62054-21-ACC", "HB-CLOCK-SET"}
+WORLD = {"IEC62053-21-ERR", "IEC62053-21-START", "IEC62053-21-NOLOAD", "HB-METER-NV"} | CLOCK
+TRANSMITTER = {"NE43-FAIL-BAND", "NE43-STATUS", "IEC60770-1-STEP"}
+NO_UNIVERSAL_PASSWORD = {"EN303645-5.1-1", "EN303645-5.1-2", "EN18031-AUM-5-1", "US-CA327(b)",
+                         "US-8425-D4", "US-8259A-4", "JP-S1.1-02", "AU-SDR-C2", "BR-2436-FACTPW",
+                         "CN-41387-6.3.6(b)", "IN-TEC-CoP-1", "FI-TRAF-1", "VN-QCVN11-PW",
+                         "DE-LABEL-IoT-ACC"}
+TIMING = {"MODBUS-SL-T35", "MODBUS-SL-T15", "HB-TIMING-RESP", "IEC62056-21-REACTION"}
 SUITE_REQUIREMENTS = ({"MODBUS-APP-7-01", "MODBUS-APP-7-02", "MODBUS-APP-7-03", "HB-IOP-01",
                        "MODBUS-APP-RESP", "MODBUS-APP-WRITE", "HB-DATA-01", "CRA-I.2(h)"}
-                      | FRAMING | INPUT_VALIDATION | IDENTIFICATION | IEC62056 | RECOVERY)
+                      | FRAMING | INPUT_VALIDATION | IDENTIFICATION | IEC62056 | RECOVERY | WORLD
+                      | TRANSMITTER | TIMING | NO_UNIVERSAL_PASSWORD)
 MARKETS = ("EU", "JP", "SG", "UK", "US")
 
 # knob -> (the suite tests it must fail: test function names, parameters ignored;
-#          the requirements that must then fail, and no other)
+#          the requirements that must then fail, and no other). A knob of the DUT meter by
+# its name; of another device of the embedded bench as DEVICE:KNOB (the --defect syntax).
 KNOBS: dict[str, tuple[set[str], set[str]]] = {
     "illegal_address_returns_data": (
         {"test_read_past_the_end_of_a_table_answers_exception_02",
@@ -74,8 +96,10 @@ KNOBS: dict[str, tuple[set[str], set[str]]] = {
     "iec_bcc_error": ({"test_readout_bcc_is_the_xor_of_the_block"}, {"IEC62056-21-BCC"}),
     "iec_ignores_baud_switch": ({"test_readout_switches_to_the_agreed_baud_rate"},
                                 {"IEC62056-21-BAUD"}),
-    "iec_password_not_checked": ({"test_programming_mode_opens_with_the_password_only"},
-                                 {"IEC62056-21-PASSWORD"}),
+    # P1 opening with anything also opens it with the universal defaults (suites/security)
+    "iec_password_not_checked": ({"test_programming_mode_opens_with_the_password_only",
+                                  "test_no_universal_default_password_opens_the_optical_port"},
+                                 {"IEC62056-21-PASSWORD"} | NO_UNIVERSAL_PASSWORD),
     # suites/robustness (issue 10)
     "bad_crc_executed": ({"test_write_with_a_flipped_bit_does_not_change_the_register"},
                          {"MODBUS-SL-CRC"} | INPUT_VALIDATION),
@@ -83,23 +107,91 @@ KNOBS: dict[str, tuple[set[str], set[str]]] = {
                                     {"CRA-I.2(h)"}),
     "tcp_wedged_by_partial_frame": ({"test_keeps_answering_after_the_link_fault_is_removed"},
                                     RECOVERY),
+    # The meter in the bench's world (suites/metrology, suites/timing/test_clock.py): powered
+    # by the PSU, driven by the reference source (tests/test_world.py shows the same knobs on
+    # a bench of three).
+    "out_of_class_at_low_current": ({"test_error_within_class_at_load_point"},
+                                    {"IEC62053-21-ERR"}),
+    "creeps_at_no_load": ({"test_no_load_gives_at_most_one_pulse"}, {"IEC62053-21-NOLOAD"}),
+    "loses_energy_on_power_cut": ({"test_energy_survives_a_supply_interruption"},
+                                  {"HB-METER-NV"}),
+    "clock_drift_excessive": ({"test_clock_drift_within_the_limit"}, {"IEC62054-21-ACC"}),
+    "clock_set_slips_an_hour": ({"test_clock_set_reads_back"}, {"HB-CLOCK-SET"}),
+    # suites/timing (issue 11; docs/timing.md)
+    "rtu_reply_gap": ({"test_rtu_answer_has_no_gap_above_t15"}, {"MODBUS-SL-T15"}),
+    "rtu_reply_without_silence": ({"test_rtu_answer_follows_t35_of_silence"}, {"MODBUS-SL-T35"}),
+    "slow_response": ({"test_answers_within_the_declared_response_time"}, {"HB-TIMING-RESP"}),
+    "iec_reaction_too_fast": ({"test_sign_on_answered_no_sooner_than_the_reaction_time"},
+                              {"IEC62056-21-REACTION"}),
+    # The bench's transmitter (suites/interface/test_transmitter_*.py)
+    "tt1:ne43_wrong_failure_band": ({"test_sensor_failure_is_signalled_in_a_failure_band"},
+                                    {"NE43-FAIL-BAND"}),
+    "tt1:status_not_flagged": ({"test_sensor_failure_is_flagged_in_the_status"}, {"NE43-STATUS"}),
+    "tt1:lag_too_slow": ({"test_step_response_settles_within_the_declared_time"},
+                         {"IEC60770-1-STEP"}),
+    # suites/security (issue 12)
+    "universal_password": ({"test_no_universal_default_password_opens_the_optical_port"},
+                           NO_UNIVERSAL_PASSWORD),
 }
 
 
-# The meter's measurement-model knobs act only in a bench's world (a powered, wired meter);
-# tests/test_world.py shows each one detected there.
-WORLD_KNOBS = {"out_of_class_at_low_current", "loses_energy_on_power_cut", "clock_drift_excessive"}
+def test_every_knob_of_the_meter_and_the_transmitter_is_in_the_matrix():
+    assert {k for k in KNOBS if ":" not in k} == set(known_defects("meter"))
+    assert {k.split(":")[1] for k in KNOBS if k.startswith("tt1:")} == \
+        set(known_defects("transmitter"))
 
 
-def test_every_knob_of_the_meter_is_in_the_matrix():
-    assert set(KNOBS) | WORLD_KNOBS == set(known_defects("meter"))
+FULL = os.environ.get("HILBENCH_MATRIX") == "full"
+JOBS = int(os.environ.get("HILBENCH_MATRIX_JOBS", "4"))
+SESSION_TIMEOUT_S = 1200  # one suite session, side by side with JOBS - 1 others
+FAILING = ("failed", "error")
+
+# The matrix computes every session up front (side by side), then each test judges its own.
+pytestmark = pytest.mark.timeout(3600)
 
 
-def run_suites(tmp_path: Path, knob: str | None):
+def suite_folders(tests: set[str]) -> list[str]:
+    """The suite folders (relative to the repository) whose files define these tests."""
+    folders: dict[str, str] = {}
+    for path in sorted((ROOT / "suites").rglob("test_*.py")):
+        text = path.read_text()
+        for name in tests:
+            if re.search(rf"^def {name}\(", text, re.MULTILINE):
+                folders[name] = str(path.parent.relative_to(ROOT))
+    assert set(folders) == tests, f"no suite defines {sorted(tests - set(folders))}"
+    return sorted(set(folders.values()))
+
+
+def scope(knob: str | None) -> list[str]:
+    return ["suites"] if FULL or knob is None else suite_folders(KNOBS[knob][0])
+
+
+def run_suites(tmp_path: Path, knob: str | None, folders: list[str] | None = None
+               ) -> tuple[CompletedProcess[str], Path]:
     evidence = tmp_path / "evidence"
-    result = run_pytest(["suites", "-rA", *(["--defect", knob] if knob else []),
-                         "--evidence-dir", str(evidence)])
+    result = run_pytest([*(folders or ["suites"]), "-rA",
+                         *(["--defect", knob] if knob else []), "--evidence-dir", str(evidence)],
+                        timeout=SESSION_TIMEOUT_S)
     return result, evidence
+
+
+def run_matrix(knobs: list[str | None], scratch: Path, jobs: int = JOBS
+               ) -> dict[str | None, tuple[CompletedProcess[str], Path]]:
+    """One suite session per knob (None: the default run), `jobs` side by side."""
+    def one(index: int, knob: str | None) -> tuple[CompletedProcess[str], Path]:
+        folder = scratch / f"{index:02d}-{(knob or 'default').replace(':', '-')}"
+        folder.mkdir()
+        return run_suites(folder, knob, scope(knob))
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        futures = {knob: pool.submit(one, index, knob) for index, knob in enumerate(knobs)}
+        return {knob: future.result() for knob, future in futures.items()}
+
+
+@pytest.fixture(scope="module")
+def matrix(tmp_path_factory: pytest.TempPathFactory
+           ) -> dict[str | None, tuple[CompletedProcess[str], Path]]:
+    # The default run covers every folder, so it starts first.
+    return run_matrix([None, *sorted(KNOBS)], tmp_path_factory.mktemp("matrix"))
 
 
 def failed_tests(stdout: str) -> set[str]:
@@ -108,34 +200,50 @@ def failed_tests(stdout: str) -> set[str]:
             for line in stdout.splitlines() if line.startswith(("FAILED", "ERROR"))}
 
 
+def was_tested(status: str | None) -> bool:
+    return status in ("passed", *FAILING)
+
+
 @pytest.mark.parametrize("knob", sorted(KNOBS))
-def test_defect_knob_fails_exactly_its_claim(tmp_path, knob):
+def test_defect_knob_fails_exactly_its_claim(matrix, knob):
     broken_tests, failing = KNOBS[knob]
-    result, evidence = run_suites(tmp_path, knob)
+    result, evidence = matrix[knob]
     assert result.returncode == 1, result.stdout[-3000:] + result.stderr[-2000:]
     assert failed_tests(result.stdout) == broken_tests, result.stdout[-3000:]
 
     every = all_statuses(evidence)
-    assert every == GOLDEN[knob]
+    if FULL:
+        assert every == GOLDEN[knob]
+    else:
+        # The pinned full-depth run fails exactly what this run fails, and passes what it passes.
+        pinned = GOLDEN[knob]
+        assert {r for r, s in every.items() if s in FAILING} == \
+            {r for r, s in pinned.items() if s in FAILING}, (every, pinned)
+        assert {r: pinned.get(r) for r, s in every.items() if s == "passed"} == \
+            {r: "passed" for r, s in every.items() if s == "passed"}
     for market in MARKETS:
         # In every market's report: exactly the knob's requirements fail, none errors, and
-        # every other suite requirement passes (a framing knob fails only its framing one).
+        # every other suite requirement the run tested passes (a framing knob fails only its
+        # framing one).
         report = requirement_statuses(load_report(evidence, market))
-        assert {rid for rid, s in report.items() if s in ("failed", "error")} == \
+        assert {rid for rid, s in report.items() if s in FAILING} == \
             {rid for rid in failing if rid in report}, (market, report)
         assert all(report[rid] == "failed" for rid in failing if rid in report), market
         assert all(report[rid] == "passed" for rid in SUITE_REQUIREMENTS - failing
-                   if rid in report), (market, report)
-    # ...and the report says which knob was on, so no one mistakes it for the device's fault.
-    assert load_report(evidence, "EU")["duts"][0]["defects"] == [knob]
+                   if was_tested(report.get(rid))), (market, report)
+    # ...and the report says which knob was on, on which device, so no one mistakes it for
+    # the device's fault.
+    device, _, bare = knob.rpartition(":")
+    duts = load_report(evidence, "EU")["duts"]
+    assert {d["name"]: d["defects"] for d in duts if d["defects"]} == {device or "em1": [bare]}
     # The identity read at the start of the run shows the knob that changes it.
-    identity = load_report(evidence, "EU")["duts"][0]["reported_identity"]
+    identity = duts[0]["reported_identity"]
     assert identity["differs"] == (["revision"] if knob == "device_id_wrong_revision" else [])
-    assert f"<code>{knob}</code>" in (evidence / "reports" / "report-EU.html").read_text()
+    assert f"<code>{bare}</code>" in (evidence / "reports" / "report-EU.html").read_text()
 
 
-def test_default_bench_passes_every_suite_requirement(tmp_path):
-    result, evidence = run_suites(tmp_path, None)
+def test_default_bench_passes_every_suite_requirement(matrix):
+    result, evidence = matrix[None]
     assert result.returncode == 0, result.stdout[-3000:]
     statuses = all_statuses(evidence)
     assert statuses == GOLDEN["default"]

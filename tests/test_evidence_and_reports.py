@@ -174,5 +174,6 @@ def test_the_demo_writes_every_catalog_market_and_the_matrix(good_run):
     assert uk["UK-PSTI-S1.3"]["status"] == "missing"
     header = load_report(good_run, "EU")["test_report"]
     assert header["lab"]["name"].startswith("hilbench demo lab")
-    assert header["method"]["suites"] == ["suites/interface", "suites/robustness"]
+    assert header["method"]["suites"] == ["suites/interface", "suites/metrology", "suites/robustness",
+                                         "suites/security", "suites/timing"]
     assert header["method"]["git_revision"]  # the checkout the suites ran from

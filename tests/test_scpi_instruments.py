@@ -73,7 +73,10 @@ def test_profiles_of_scpi_kinds_load_through_the_emulator(kind: str) -> None:
     profile = load_profile(KINDS[kind][0])
     assert profile.kind == kind
     assert set(profile.identity) == {"manufacturer", "model", "serial_number", "firmware"}
-    assert profile.data["serial"] is None
+    # The DMM-6 has an RS-232 port ([serial]); the source and the supply have none.
+    serial = {"baud": 9600, "data_bits": 8, "parity": "none", "stop_bits": 1}
+    assert profile.data["serial"] == (serial if kind == "dmm" else None)
+    assert profile.has_serial is (kind == "dmm")
     assert profile.data["scpi"] == {"error_queue_size": 10, "terminator": "\n"}
     assert set(profile.defects) == set(known_defects(kind))
     assert "error_queue_fills_silently" in profile.defects
@@ -327,10 +330,42 @@ def test_emulator_lists_the_scpi_kinds_and_refuses_what_they_cannot_serve(tmp_pa
     for kind in ("dmm", "source", "psu"):
         assert [k["name"] for k in listed[kind]] == list(known_defects(kind))
         assert all(k["description"] and k["breaks"] for k in listed[kind])
-    for argv, problem in ((["--no-tcp"], "serves TCP and/or USB (--usb)"),
-                          (["--serial", "ttyUSB9"], "has no [serial] table"),
-                          (["--defect", "bad_crc_answered"], 'unknown defect "bad_crc_answered"')):
-        result = subprocess.run([emulator, "--profile", str(DMM), *argv], capture_output=True,
+    for profile, argv, problem in (
+            (DMM, ["--no-tcp", "--no-serial"], "would serve nothing"),
+            (PSU, ["--no-tcp", "--no-serial"], "would serve nothing"),
+            (PSU, ["--serial", "ttyUSB9"], "has no [serial] table"),  # the DMM-6 has one
+            (DMM, ["--defect", "bad_crc_answered"], 'unknown defect "bad_crc_answered"')):
+        result = subprocess.run([emulator, "--profile", str(profile), *argv], capture_output=True,
                                 text=True, stdin=subprocess.PIPE, timeout=30)
         assert result.returncode == 2, (argv, result.stderr)
         assert problem in result.stderr, (argv, result.stderr)
+
+
+# ---- SCPI over a serial line ------------------------------------------------------------------
+
+def test_dmm_over_an_emulated_serial_port_matches_tcp(tmp_path: Path, in_preload: None) -> None:
+    """The DMM's RS-232 face: a presenter port (umockdev) opened through libserialport at the
+    profile's 9600 8N1, the same SCPI client and driver as over TCP, the same answers."""
+    text = (f'schema = 1\nname = "dmm-serial"\n\n[[devices]]\nname = "dmm-serial"\n'
+            f'profile = "{DMM}"\ndriver = "scpi-dmm"\n[devices.emulator]\ntcp = false\n'
+            f'\n[[devices]]\nname = "dmm-tcp"\nprofile = "{DMM}"\ndriver = "scpi-dmm"\n'
+            f'[devices.emulator]\nserial = false\n')
+    path = tmp_path / "bench.toml"
+    path.write_text(text)
+    bench = LiveBench(load_bench(path), tmp_path / "logs", timeout=2.0)
+    bench.start()
+    try:
+        serial, tcp = bench.device("dmm-serial"), bench.device("dmm-tcp")
+        assert set(serial.resources) == {"serial"} and set(tcp.resources) == {"tcp"}
+        assert serial.profile.serial.baud == 9600
+        assert serial.identify() == tcp.identify()
+        volts = serial.measure_dc_voltage()
+        assert volts == pytest.approx(serial.profile.data["reading"]["dc_voltage_v"], abs=1e-3)
+        with pytest.raises(ScpiError):  # the error queue is drained over serial too
+            serial.command("NOT:A:COMMAND")
+        exchanges = serial.take_exchanges()
+        assert all(e["transport"].startswith("serial:") for e in exchanges)
+        assert exchanges[-1]["fields"]["command"] == "NOT:A:COMMAND"
+        assert exchanges[-1]["fields"]["error_queue"][0]["code"] == -113  # undefined header
+    finally:
+        bench.stop()

@@ -15,7 +15,11 @@ known deviations, name their requirements, and pass everything else:
   of ignored (MODBUS-SL-ADDR; found since the suite sends one).
 One finding is new with the deeper suite, a variant of the quantity deviation: FC 15 with 1969
 coils (limit + 1) gets exception 02, not 03 — pymodbus checks the address range before the
-quantity, where the spec's state diagram checks the quantity first."""
+quantity, where the spec's state diagram checks the quantity first.
+
+The RTU line timing tests (t3.5, t1.5) are not applicable here and skip: hilbench-present-port
+relays the peer's pty unpaced, so its answers arrive sooner than 9600 baud could carry them,
+and the suite refuses to judge a line that physically cannot be what it declares."""
 
 from __future__ import annotations
 

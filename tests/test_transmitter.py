@@ -133,31 +133,11 @@ def run_suite(tmp_path: Path, driver: str, defects: tuple[str, ...] = ()) -> tup
     return result.returncode, failed, result.stdout + result.stderr
 
 
-# A suite session takes ~10 s, so the matrix is kept small: the knob runs (Modbus) show every
-# other suite test passing on the Modbus driver, and between them each knob's own test too;
-# one healthy run shows the ASCII driver passing the whole suite.
+# The Modbus transmitter runs the suite on the embedded default bench, where each knob of
+# the kind is in the mutation matrix (tests/test_defect_knobs.py, "tt1:<knob>"); here one
+# healthy run shows the ASCII driver passing the whole suite.
 def test_suite_passes_on_a_healthy_ascii_transmitter(tmp_path: Path) -> None:
     code, failed, output = run_suite(tmp_path, "ascii-transmitter")
     assert (code, failed) == (0, set()), output[-3000:]
     assert "6 passed" in output, output[-3000:]
 
-
-# knob -> (driver it is shown with, the suite tests it must fail and no other)
-KNOBS = {
-    "ne43_wrong_failure_band": ("modbus-transmitter",
-                                {"test_sensor_failure_is_signalled_in_a_failure_band"}),
-    "status_not_flagged": ("modbus-transmitter", {"test_sensor_failure_is_flagged_in_the_status"}),
-    "lag_too_slow": ("modbus-transmitter", {"test_step_response_settles_within_the_declared_time"}),
-}
-
-
-def test_every_knob_of_the_kind_is_covered() -> None:
-    assert set(KNOBS) == set(known_defects("transmitter"))
-
-
-@pytest.mark.parametrize("knob", sorted(KNOBS))
-def test_each_knob_fails_exactly_the_test_of_its_claim(tmp_path: Path, knob: str) -> None:
-    driver, expected = KNOBS[knob]
-    code, failed, output = run_suite(tmp_path, driver, (knob,))
-    assert code == 1, output[-3000:]
-    assert failed == expected, output[-3000:]

@@ -20,7 +20,7 @@ import pytest
 from hilbench import ConfigError, DeviceTimeout, HarnessError, TransportError
 from hilbench.bench import embedded_profile_dir, load_bench
 from hilbench.live import LiveBench
-from hilbench.protocols import Meter, PowerSupply, PulseCounter, ReferenceSource
+from hilbench.protocols import Iec62056Device, Meter, PowerSupply, PulseCounter, ReferenceSource
 
 PROFILES = embedded_profile_dir()
 TIMEOUT = 0.5  # per-transaction deadline of the drivers here, seconds
@@ -266,6 +266,50 @@ def test_clock_set_and_drift(world: Callable[..., LiveBench], defects: tuple[str
     # 5.8 ppm) is far inside that, so only a drift beyond the uncertainty fails here.
     uncertainty = 0.004 / host_elapsed
     assert (abs(drift) <= 0.5 / 86400 + uncertainty) is expect_ok, f"drift {drift * 1e6:.0f} ppm"
+
+
+def test_the_optical_port_is_dead_without_its_supply(world: Callable[..., LiveBench],
+                                                     in_preload: None) -> None:
+    """The optical port (IEC 62056-21) is powered by the meter's supply like its other
+    interfaces: no identification while the supply is off, a fresh 300-baud session after
+    the boot."""
+    bench = world()
+    meter, psu, _ = parts(bench)
+    optical = meter.facet(Iec62056Device)
+    assert optical is not None
+    declared = meter.profile.data["iec62056"]["identifier"]
+    assert optical.identify()["identifier"] == declared
+    psu.output(False)
+    with pytest.raises(HarnessError):  # silence: the sign-on gets no identification
+        optical.identify()
+    psu.output(True)
+    identified = until(lambda: optical.identify(), within=5.0, what="optical port answers",
+                       bench=bench)
+    assert identified["identifier"] == declared
+
+
+def test_the_embedded_bench_powers_the_transmitter_from_the_supply(tmp_path: Path,
+                                                                   in_preload: None) -> None:
+    """On the default bench the PSU-2 feeds the TT-100 as well: silent while the supply is
+    off, reading again after its boot delay."""
+    from hilbench.bench import embedded_bench
+    from hilbench.protocols import Transmitter
+
+    bench = LiveBench(embedded_bench(), tmp_path / "logs", timeout=TIMEOUT)
+    bench.start()
+    try:
+        transmitter, psu = bench.find(Transmitter), bench.find(PowerSupply)
+        assert bench.spec.wires(bench.spec.device("tt1")) == {"power": "psu2"}
+        assert transmitter.reading()["status"] == "measurement"
+        psu.output(False)
+        with pytest.raises(DeviceTimeout):
+            transmitter.reading()
+        psu.output(True)
+        reading = until(lambda: transmitter.reading(), within=5.0, what="transmitter boots",
+                        bench=bench)
+        assert reading["status"] == "measurement"
+    finally:
+        bench.stop()
 
 
 def test_meter_over_rtu_8e1(world: Callable[..., LiveBench], in_preload: None) -> None:

@@ -45,7 +45,7 @@ from typing import Any
 
 from ._core import ConfigError
 from .drivers import DRIVERS
-from .profile import known_defects, load_profile
+from .profile import DeviceProfile, known_defects, load_profile
 from .resources import RESOURCE_KINDS, Resource
 from .spec import BenchSpec, Calibration, DeviceSpec, EmulatorSpec
 from .strict_toml import StrictReader, read_toml
@@ -70,17 +70,67 @@ def embedded_profile_dir() -> Path:
     raise ConfigError(f"embedded device profiles not found (looked in {installed} and {source_tree})")
 
 
+# The embedded emulated bench: (profile file, driver, wiring and role) of each device, DUT
+# first (reports list devices in bench order). The power supply feeds the DUT meter, the
+# reference source drives its terminals and counts its pulses (devices/README.md, "The
+# world"); the supply feeds the transmitter too; the reference DMM stands beside them.
+EMBEDDED_DEVICES: tuple[tuple[str, str, dict[str, str]], ...] = (
+    ("em1-meter.toml", "modbus-meter", {"role": "dut", "powered_by": "psu2", "terminals": "rs3"}),
+    ("pt100-transmitter.toml", "modbus-transmitter", {"powered_by": "psu2"}),
+    ("rs3-reference-source.toml", "scpi-source", {}),
+    ("dmm6-reference.toml", "scpi-dmm", {}),
+    ("psu2-power-supply.toml", "scpi-psu", {}),
+)
+
+
 def embedded_bench(defects: tuple[str, ...] = ()) -> BenchSpec:
-    """The default bench: one emulated EM-1 meter on an emulated serial port, loopback TCP and
-    its optical port (IEC 62056-21 mode C, a second emulated serial port)."""
-    profile = load_profile(embedded_profile_dir() / "em1-meter.toml")
-    known = known_defects(profile.kind)
+    """The default bench, one physical world: the EM-1 meter (the DUT; Modbus RTU 8E1 on an
+    emulated serial port, Modbus TCP on loopback, its optical port) powered by the PSU-2 and
+    driven by the RS-3 reference source, a TT-100 transmitter (Modbus RTU, on the same
+    supply) and the DMM-6
+    reference DMM. `defects` are knobs: "DEVICE:KNOB", or a bare KNOB of the DUT (or of the
+    one device whose kind has it)."""
+    profiles = [(load_profile(embedded_profile_dir() / file), driver, wiring)
+                for file, driver, wiring in EMBEDDED_DEVICES]
+    wanted = _route_defects(defects, [(profile, wiring.get("role")) for profile, _, wiring
+                                      in profiles])
+    devices = tuple(
+        DeviceSpec(name=profile.name, driver=driver, profile=profile, emulated=True,
+                   emulator=EmulatorSpec(defects=wanted.get(profile.name, ())),
+                   role=wiring.get("role"), powered_by=wiring.get("powered_by"),
+                   terminals=wiring.get("terminals"))
+        for profile, driver, wiring in profiles)
+    return BenchSpec(name="embedded-emulated", source="embedded", sha256=None, devices=devices)
+
+
+def _route_defects(defects: tuple[str, ...], devices: list[tuple[DeviceProfile, str | None]]
+                   ) -> dict[str, tuple[str, ...]]:
+    """Device name -> its knobs. "DEVICE:KNOB" names the device; a bare knob goes to the DUT
+    when its kind has it, else to the one device whose kind has it (several: name one)."""
+    routed: dict[str, list[str]] = {}
+    names = [profile.name for profile, _ in devices]
     for defect in defects:
-        if defect not in known:
-            raise ConfigError(f"--defect: unknown defect '{defect}' (known: {', '.join(known)})")
-    device = DeviceSpec(name=profile.name, driver="modbus", profile=profile, emulated=True,
-                        emulator=EmulatorSpec(defects=defects))
-    return BenchSpec(name="embedded-emulated", source="embedded", sha256=None, devices=(device,))
+        device, _, knob = defect.rpartition(":")
+        if device:
+            match = [profile for profile, _ in devices if profile.name == device]
+            if not match:
+                raise ConfigError(f"--defect {defect}: no device '{device}' on the embedded "
+                                  f"bench (devices: {', '.join(names)})")
+        else:
+            duts = [profile for profile, role in devices
+                    if role == "dut" and knob in known_defects(profile.kind)]
+            match = duts or [profile for profile, _ in devices
+                             if knob in known_defects(profile.kind)]
+            if len(match) > 1:
+                raise ConfigError(f"--defect {knob}: several devices have this knob "
+                                  f"({', '.join(p.name for p in match)}); name one as DEVICE:{knob}")
+        known = {k for profile in match for k in known_defects(profile.kind)}
+        if not match or knob not in known:
+            every = sorted({f"{profile.name}:{k}" for profile, _ in devices
+                            for k in known_defects(profile.kind)})
+            raise ConfigError(f"--defect: unknown defect '{defect}' (known: {', '.join(every)})")
+        routed.setdefault(match[0].name, []).append(knob)
+    return {name: tuple(knobs) for name, knobs in routed.items()}
 
 
 def load_bench(path: str | Path) -> BenchSpec:

@@ -61,6 +61,10 @@ class Register:
     writable: bool
     word_order: str = "big"  # of 32-bit values: "big" = high word at the lower address
     band: tuple[float, float] | None = None  # a live measurement's declared (min, max)
+    # How a live value moves by itself on a powered, measuring device, between any two reads:
+    # "counter" never decreases (energy, clock seconds), "measurement" goes either way (a
+    # measured quantity with its noise, a sub-second clock); None: only when written.
+    free_running: str | None = None
 
     @property
     def words(self) -> int:
@@ -70,6 +74,11 @@ class Register:
     def live(self) -> bool:
         """A live measurement (judged within its band) rather than a static value (exact)."""
         return self.band is not None
+
+    @property
+    def counter(self) -> bool:
+        """Free-running and never decreasing: a later read is never below an earlier one."""
+        return self.free_running == "counter"
 
     def raw_words(self) -> list[int]:
         """The register words, in address order, the device must hold for `value`."""
@@ -235,6 +244,7 @@ def _profile_from_dump(path: Path, sha256: str, dump: dict[str, Any]) -> DeviceP
             description=device["description"],
             identity={key: str(value) for key, value in dump["identity"].items() if value != ""},
             defects=dict(dump["defects"]), has_serial=dump.get("serial") is not None,
+            serial=SerialSettings(**dump["serial"]) if dump.get("serial") else SerialSettings(),
             data={key: value for key, value in dump.items() if key not in _COMMON_DUMP_KEYS})
     # "" marks an optional identity object the device does not have.
     identity = {key: value for key, value in dump["identity"].items() if value != ""}
@@ -245,7 +255,7 @@ def _profile_from_dump(path: Path, sha256: str, dump: dict[str, Any]) -> DeviceP
                  scale=float(r["scale"]), unit=r["unit"], value=float(r["value"]),
                  writable=r["writable"], word_order=r.get("word_order", "big"),
                  band=(float(r["band"]["min"]), float(r["band"]["max"]))
-                 if r.get("band") else None)
+                 if r.get("band") else None, free_running=r.get("free_running"))
         for r in dump["registers"])
     bits = tuple(
         [Bit(table="coil", address=b["address"], name=b["name"], value=b["value"],

@@ -17,6 +17,9 @@ from typing import Any, Mapping
 from ._core import JOURNAL_SCHEMA_VERSION
 
 JOURNAL_SCHEMA = JOURNAL_SCHEMA_VERSION
+# The `measurement` record (hilbench.measure) is versioned inside its payload
+# (`measurement_schema`): a record type added to schema 2, which readers of schema 2 keep
+# without using it in verdicts (docs/journal-schema.md, "Older schemas").
 READABLE_SCHEMAS = (1, JOURNAL_SCHEMA)
 
 # `exchange` data, in the order reports show them (frames separately, as hex).

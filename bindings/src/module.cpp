@@ -9,4 +9,7 @@ PYBIND11_MODULE(_core, m) {
   hilbench::python::bind_iec62056(m);
   hilbench::python::bind_journal(m);
   hilbench::python::bind_faults(m);
+  hilbench::python::bind_measure(m);
+  hilbench::python::bind_timing(m);
+  hilbench::python::bind_security(m);
 }

@@ -30,7 +30,7 @@ struct DefectId {
   auto operator<=>(const DefectId&) const = default;
 };
 
-inline constexpr std::size_t max_defects_per_kind = 32;
+inline constexpr std::size_t max_defects_per_kind = 64;
 
 /// The set of active knobs (a tiny bit set; cheap to copy and test on every request).
 class DefectSet {

@@ -8,6 +8,7 @@
 #include <deque>
 #include <optional>
 
+#include "common/scpi_serial.hpp"
 #include "common/usbtmc_endpoint.hpp"
 
 namespace hilbench::emu::scpi {
@@ -60,6 +61,10 @@ CommonProfile read_common_profile(TableReader& top, const std::string& file) {
         static_cast<std::size_t>(reader.optional_integer("error_queue_size", 1, 100, 10));
     reader.finish("error_queue_size");
   }
+  if (const toml::table* table = top.optional_table("serial")) {
+    TableReader reader(file, *table, "serial");
+    profile.serial = read_serial_settings(reader);
+  }
   return profile;
 }
 
@@ -72,7 +77,8 @@ nlohmann::ordered_json common_profile_json(const CommonProfile& profile) {
                      {"model", profile.model},
                      {"serial_number", profile.serial_number},
                      {"firmware", profile.firmware}};
-  out["serial"] = nullptr;
+  out["serial"] = profile.serial ? nlohmann::ordered_json(to_json(*profile.serial))
+                                 : nlohmann::ordered_json(nullptr);
   out["scpi"] = {{"error_queue_size", profile.error_queue_size}, {"terminator", "\n"}};
   return out;
 }
@@ -214,9 +220,10 @@ void TcpEndpoint::accept_next() {
 int serve(std::string_view kind, const CommonProfile& profile, Engine& engine,
           const std::vector<std::string>& defects, const EndpointOptions& options, Logger& log) {
   const std::string& name = profile.name;
-  if (options.no_tcp && !options.usb) {
-    log("a SCPI instrument serves TCP and/or USB (--usb); serial endpoints come with the bench "
-        "presenter");
+  const bool serves_serial = profile.serial.has_value() && !options.no_serial;
+  if (options.no_tcp && !options.usb && !serves_serial) {
+    log("a SCPI instrument serves TCP, USB (--usb) and/or, with a [serial] table, a serial "
+        "port; this one would serve nothing");
     return exit_code::usage;
   }
   asio::io_context io;
@@ -230,6 +237,8 @@ int serve(std::string_view kind, const CommonProfile& profile, Engine& engine,
   });
   std::optional<TcpEndpoint> tcp;
   std::optional<UsbtmcEndpoint> usb;
+  hilbench::emu::SerialEndpoint serial_port;  // declared before the session that uses its fd
+  std::optional<SerialSession> serial;
   nlohmann::ordered_json ready;
   ready["event"] = "ready";
   ready["pid"] = ::getpid();
@@ -249,7 +258,20 @@ int serve(std::string_view kind, const CommonProfile& profile, Engine& engine,
     log(fmt::format("cannot set up the endpoints: {}", error.what()));
     return exit_code::failure;
   }
-  ready["serial"] = nullptr;
+  if (serves_serial) {
+    try {
+      serial_port = open_serial_endpoint(options, *profile.serial, name);
+      serial.emplace(io, engine, serial_port.device_fd, serial_port.presenter_link,
+                     [&log](const std::string& message) { log(message); });
+      ready["serial"] = serial_port.description;
+      ready["serial"]["protocol"] = "scpi";
+    } catch (const std::exception& error) {
+      log(fmt::format("cannot set up the serial endpoint: {}", error.what()));
+      return exit_code::failure;
+    }
+  } else {
+    ready["serial"] = nullptr;
+  }
   if (options.usb) {
     try {
       usb.emplace(io, engine,
@@ -279,6 +301,7 @@ int serve(std::string_view kind, const CommonProfile& profile, Engine& engine,
     return exit_code::failure;
   }
   if (tcp) tcp->close();
+  if (serial) serial->close();
   usb.reset();
   return exit_code::ok;
 }

@@ -3,23 +3,27 @@
 // (common/scpi_engine.hpp):
 // - the common part of their profile schemas: [device] kind, name, description; [identity]
 //   manufacturer, model, serial_number, firmware (the *IDN? fields, all required); [scpi]
-//   error_queue_size (1..100, default 10). Each kind adds its own tables and [defects].
+//   error_queue_size (1..100, default 10); [serial] optional (common/serial_line.hpp: an
+//   RS-232 port; absent = none). Each kind adds its own tables and [defects].
 // - the raw-socket endpoint (SCPI over TCP, port 5025 style): LF-terminated program
 //   messages (a CR before the LF is dropped), each response message sent with LF. Any number
 //   of clients; one engine, one I/O thread. A message longer than max_message_bytes
 //   disconnects its client.
 // - serve(): endpoint set-up, the ready line, the stdin lifeline, signals (the process
-//   contract of devices/README.md); with --usb also the USBTMC face. No serial endpoint yet: serial
-//   presentation is being rebuilt (one presenter for the bench), so these kinds serve TCP only.
+//   contract of devices/README.md); with --usb also the USBTMC face; with a [serial] table
+//   and a serial side (--serial-socket of the bench's presenter, --serial-fd) also SCPI over
+//   the serial line (common/scpi_serial.hpp).
 #include <asio.hpp>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "common/process.hpp"
 #include "common/profile_reader.hpp"
 #include "common/scpi_engine.hpp"
+#include "common/serial_line.hpp"
 
 namespace hilbench::emu::scpi {
 
@@ -31,13 +35,15 @@ struct CommonProfile {
   std::string description;
   std::string manufacturer, model, serial_number, firmware;
   std::size_t error_queue_size = 10;
+  std::optional<SerialSettings> serial;  ///< [serial]: the instrument's RS-232 port, if any
 };
 
 /// Reads schema, [device], [identity] and [scpi] through `top` (the kind reads the rest and
 /// calls top.finish). Throws ProfileError.
 CommonProfile read_common_profile(TableReader& top, const std::string& file);
 /// {"schema", "device": {kind, name, description}, "identity": {manufacturer, model,
-/// serial_number, firmware}, "serial": null, "scpi": {"error_queue_size", "terminator"}}:
+/// serial_number, firmware}, "serial": {baud, data_bits, parity, stop_bits} or null,
+/// "scpi": {"error_queue_size", "terminator"}}:
 /// the kind appends its own keys and "defects".
 nlohmann::ordered_json common_profile_json(const CommonProfile& profile);
 /// Engine options from the profile (identity, queue size).
@@ -65,7 +71,8 @@ class TcpEndpoint {
 };
 
 /// Serves `engine` on TCP as device `name` of `kind` with the active `defects` (names, for
-/// the ready line) until stdin closes or a signal arrives; returns the exit code.
+/// the ready line) until stdin closes or a signal arrives; returns the exit code. A profile
+/// with [serial] is also served on the serial side options names (unless --no-serial).
 /// With options.usb, the instrument also appears as a USBTMC device (common/usbtmc_endpoint.hpp)
 /// whose USB strings come from `profile`'s identity; the ready line then carries "usb".
 int serve(std::string_view kind, const CommonProfile& profile, Engine& engine,

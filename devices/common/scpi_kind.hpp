@@ -29,8 +29,13 @@ class EmulatedInstrument final : public EmulatedDevice {
   const std::string& name() const override { return profile_.common.name; }
   DefectSet& defects() override { return profile_.defects; }
   nlohmann::ordered_json profile_json() const override { return to_json_(profile_); }
-  bool has_serial() const override { return false; }  // TCP only (devices/README.md)
-  std::optional<std::string> presentation_problem(const EndpointOptions&) const override {
+  bool has_serial() const override { return profile_.common.serial.has_value(); }
+  std::optional<std::string> presentation_problem(const EndpointOptions& options) const override {
+    if (!has_serial() || options.no_serial || !options.serial_socket.empty() ||
+        options.serial_fd >= 0)
+      return std::nullopt;
+    if (auto problem = pty_presentation_problem(*profile_.common.serial))
+      return fmt::format("{}: serial: {}", profile_.common.source, *problem);
     return std::nullopt;
   }
   int serve(const EndpointOptions& options, Logger& log) override {

@@ -27,7 +27,7 @@ Profile read_profile(const toml::table& document, const std::string& file) {
       profile.defects.set(DefectId{index}, reader.optional_bool(defect_table[index].name, false));
     reader.finish(defect_names(defect_table));
   }
-  top.finish("schema, device, identity, scpi, reading, defects");
+  top.finish("schema, device, identity, scpi, serial, reading, defects");
   return profile;
 }
 

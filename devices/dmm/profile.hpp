@@ -7,6 +7,8 @@
 //   [device]    kind = "dmm", name, description ("")
 //   [identity]  manufacturer, model, serial_number, firmware   (*IDN? fields, required)
 //   [scpi]      error_queue_size (1..100, default 10)           optional table
+//   [serial]    baud, data_bits, parity, stop_bits (common/serial_line.hpp): an RS-232
+//               port served with SCPI; optional (absent = none)
 //   [reading]   dc_voltage_v (volts, default 0), dc_current_a (amps, 0): the value the
 //               terminals see; noise_v (volts, >= 0, default 0), noise_a (amps, >= 0, 0):
 //               standard deviation of the Gaussian noise on each reading; seed (>= 0, 1)

@@ -9,7 +9,7 @@
 
 namespace hilbench::emu::meter {
 
-inline constexpr std::array<DefectInfo, 27> defect_table{{
+inline constexpr std::array<DefectInfo, 34> defect_table{{
     {"illegal_address_returns_data",
      "reads of unmapped addresses return 0 and writes to them are acknowledged, instead of "
      "exception 02",
@@ -25,7 +25,9 @@ inline constexpr std::array<DefectInfo, 27> defect_table{{
     {"device_id_wrong_revision",
      "FC43/14 object 0x02 reports the revision with its last digit changed",
      "MODBUS-APP-6.21: the device identification matches the declared one"},
-    {"tcp_register_skew", "over TCP, input registers read one count higher than over RTU",
+    {"tcp_register_skew",
+     "over TCP, input registers the world does not drive (not free_running: the event log) read "
+     "one count higher than over RTU",
      "HB-IOP-01: the same register reads the same over every interface"},
     // ---- issue 7: one knob per claim of the deeper suite (docs/mutation-matrix.md) ----
     {"range_crossing_answered",
@@ -43,14 +45,17 @@ inline constexpr std::array<DefectInfo, 27> defect_table{{
      "FC1/FC2 reads of a multiple of 8 bits answer quantity / 8 + 1 data bytes (the byte "
      "count says so too)",
      "MODBUS-APP-RESP: the byte count of a bit read is ceil(quantity / 8)"},
-    {"write_multiple_registers_not_stored", "FC16 is acknowledged but the values are not stored",
+    {"write_multiple_registers_not_stored",
+     "FC16 is acknowledged but the values are not stored (configuration registers; the "
+     "world's free_running ones, such as the clock, still are)",
      "MODBUS-APP-WRITE: an acknowledged write reads back"},
     {"word_order_swapped",
-     "32-bit values are served in the other word order than the profile declares, on every "
-     "interface",
+     "32-bit values the world does not drive (not free_running) are served in the other word "
+     "order than the profile declares, on every interface",
      "HB-DATA-01: values are served in the declared type, word order and scaling"},
     {"live_value_out_of_band",
-     "registers with a declared band (live measurements) read 0, outside their band",
+     "registers with a declared band the world does not drive (not free_running: the event "
+     "log) read outside their band",
      "HB-DATA-01: live measurements lie within their declared band"},
     {"mbap_transaction_id_top_bit_cleared",
      "Modbus TCP answers echo the transaction id with bit 15 cleared (a 15-bit counter)",
@@ -97,6 +102,36 @@ inline constexpr std::array<DefectInfo, 27> defect_table{{
      "HB-METER-NV: energy registers are kept across a power cut"},
     {"clock_drift_excessive", "the clock runs 1 % fast (864 s/day) instead of the profile's drift",
      "HB-METER-CLOCK: the clock drifts by at most 0.5 s/day"},
+    // ---- issue 11: the metrology suite (suites/metrology) ----
+    {"creeps_at_no_load",
+     "with voltage applied and no current (below the starting current) the meter registers "
+     "50 W per phase instead of the profile's creep_w",
+     "IEC62053-21-NOLOAD: at most one test-output pulse with voltage and no current"},
+    {"clock_set_slips_an_hour",
+     "a clock set through the clock register lands one hour later than the value written",
+     "HB-CLOCK-SET: the clock reads back what was set"},
+    // ---- issue 11: protocol timing (suites/timing; meter/endpoints.hpp) ----
+    {"rtu_reply_gap",
+     "RTU answers pause 2.5 character times after their third byte (between t1.5 and t3.5, "
+     "so a length-aware master still reads the whole answer)",
+     "MODBUS-SL-T15: no gap inside an answer is longer than t1.5"},
+    {"rtu_reply_without_silence",
+     "RTU requests are framed after half a character of silence instead of t3.5, so the answer "
+     "follows the request almost at once",
+     "MODBUS-SL-T35: an answer starts after at least t3.5 of silence"},
+    {"slow_response",
+     "every Modbus answer (RTU and TCP) is held back by the profile's max_response_time_ms plus "
+     "20 ms",
+     "HB-TIMING-RESP: answers arrive within the declared response time"},
+    {"iec_reaction_too_fast",
+     "the optical port answers 5 ms after a request instead of after its reaction time (at least "
+     "20 or 200 ms as the identification announces)",
+     "IEC62056-21-REACTION: the device answers no sooner than its minimum reaction time"},
+    // ---- issue 12: security (suites/security) ----
+    {"universal_password",
+     "besides the unit's own P1 password, programming mode also opens with 00000000, a "
+     "universal default every unit of the model shares",
+     "EN303645-5.1-1: no universal default password on any login surface"},
 }};
 
 /// The knob called `name`; an unknown name does not compile.

@@ -1,11 +1,14 @@
 #include "meter/endpoints.hpp"
 
 #include <fmt/format.h>
+#include <sys/prctl.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <system_error>
 
 #include "common/uart_link.hpp"
+#include "meter/defects.hpp"
 
 namespace hilbench::emu::meter {
 
@@ -26,6 +29,34 @@ bool is_hangup(const std::error_code& error) {
   return error == asio::error::eof || error.value() == EIO;
 }
 
+// The knob rtu_reply_gap pauses after this many bytes of an answer.
+constexpr std::size_t reply_gap_after_bytes = 3;
+
+/// How long every Modbus answer is held back: the profile's [timing] response_delay_us,
+/// plus max_response_time_ms + 20 ms with the knob slow_response. A non-zero delay also
+/// asks the kernel for 1 ns timer slack (default 50 us), so the delay is the ground truth
+/// it claims to be.
+std::chrono::nanoseconds answer_delay(const DeviceProfile& profile) {
+  std::chrono::nanoseconds delay = profile.timing.response_delay;
+  if (profile.defects.has(meter_defect("slow_response")))
+    delay += profile.timing.max_response_time + std::chrono::milliseconds{20};
+  if (delay > std::chrono::nanoseconds::zero()) ::prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
+  return delay;
+}
+
+// With an answer delay, timers wake this much early and the rest is spun: a timer's wake-up
+// latency (tens of us on a loaded host) would otherwise be added to the ground truth.
+constexpr auto spin_margin = std::chrono::microseconds{300};
+
+asio::steady_timer::time_point wake_before(asio::steady_timer::time_point due, bool spin) {
+  return spin ? due - spin_margin : due;
+}
+
+void spin_until(asio::steady_timer::time_point due) {
+  while (asio::steady_timer::clock_type::now() < due) {
+  }
+}
+
 }  // namespace
 
 // ---- TCP --------------------------------------------------------------------------------
@@ -35,9 +66,11 @@ class TcpEndpoint::Session : public std::enable_shared_from_this<Session> {
   Session(asio::ip::tcp::socket socket, ModbusServer& server, LogSink log, TcpOptions options)
       : socket_(std::move(socket)),
         partial_frame_timer_(socket_.get_executor()),
+        delay_timer_(socket_.get_executor()),
         server_(server),
         log_(std::move(log)),
-        options_(options) {
+        options_(options),
+        answer_delay_(answer_delay(server.profile())) {
     std::error_code ignored;
     peer_ = fmt::format("{}", socket_.remote_endpoint(ignored).port());
   }
@@ -51,6 +84,7 @@ class TcpEndpoint::Session : public std::enable_shared_from_this<Session> {
     closed_ = true;
     socket_.close(ignored);
     partial_frame_timer_.cancel();
+    delay_timer_.cancel();
   }
 
   void close(const std::string& reason) {
@@ -64,6 +98,7 @@ class TcpEndpoint::Session : public std::enable_shared_from_this<Session> {
     socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
     socket_.close(ignored);
     partial_frame_timer_.cancel();
+    delay_timer_.cancel();
   }
 
  private:
@@ -83,6 +118,7 @@ class TcpEndpoint::Session : public std::enable_shared_from_this<Session> {
       return;
     }
     decoder_.append(std::span<const std::uint8_t>(read_buffer_.data(), count));
+    const auto arrived = asio::steady_timer::clock_type::now();
     for (;;) {
       auto result = decoder_.next();
       if (result.status == MbapStreamDecoder::Status::incomplete) break;
@@ -90,7 +126,8 @@ class TcpEndpoint::Session : public std::enable_shared_from_this<Session> {
         close(result.problem);
         return;
       }
-      if (auto reply = server_.handle_tcp_frame(result.frame)) queue_reply(std::move(*reply));
+      if (auto reply = server_.handle_tcp_frame(result.frame))
+        queue_reply(std::move(*reply), arrived + answer_delay_);
       if (closed_) return;
     }
     arm_partial_frame_timer();
@@ -112,42 +149,62 @@ class TcpEndpoint::Session : public std::enable_shared_from_this<Session> {
         });
   }
 
-  void queue_reply(Bytes reply) {
+  void queue_reply(Bytes reply, asio::steady_timer::time_point not_before) {
     queued_bytes_ += reply.size();
     if (queued_bytes_ > options_.max_queued_reply_bytes) {
       close("client does not read its replies");
       return;
     }
-    replies_.push_back(std::move(reply));
+    replies_.push_back({std::move(reply), not_before});
     if (!writing_) write_next();
   }
 
   void write_next() {
     writing_ = true;
-    asio::async_write(socket_, asio::buffer(replies_.front()),
+    if (replies_.front().not_before > asio::steady_timer::clock_type::now()) {
+      delay_timer_.expires_at(wake_before(replies_.front().not_before, true));
+      delay_timer_.async_wait([self = shared_from_this()](std::error_code error) {
+        if (error || self->closed_) return;
+        spin_until(self->replies_.front().not_before);
+        self->write_front();
+      });
+      return;
+    }
+    write_front();
+  }
+
+  void write_front() {
+    asio::async_write(socket_, asio::buffer(replies_.front().bytes),
                       [self = shared_from_this()](std::error_code error, std::size_t) {
                         if (self->closed_) return;
                         if (error) {
                           self->close(error.message());
                           return;
                         }
-                        self->queued_bytes_ -= self->replies_.front().size();
+                        self->queued_bytes_ -= self->replies_.front().bytes.size();
                         self->replies_.pop_front();
                         self->writing_ = false;
                         if (!self->replies_.empty()) self->write_next();
                       });
   }
 
+  struct PendingReply {
+    Bytes bytes;
+    asio::steady_timer::time_point not_before;  ///< the answer delay (answer_delay())
+  };
+
   asio::ip::tcp::socket socket_;
   asio::steady_timer partial_frame_timer_;
+  asio::steady_timer delay_timer_;
   ModbusServer& server_;
   LogSink log_;  // copies: a session may outlive its endpoint by a pending handler
   TcpOptions options_;
+  std::chrono::nanoseconds answer_delay_;
   std::string peer_;
   std::array<std::uint8_t, 1024> read_buffer_{};
   MbapStreamDecoder decoder_;
   std::uint64_t partial_frame_generation_ = 0;
-  std::deque<Bytes> replies_;
+  std::deque<PendingReply> replies_;
   std::size_t queued_bytes_ = 0;
   bool writing_ = false;
   bool closed_ = false;
@@ -220,7 +277,16 @@ RtuEndpoint::RtuEndpoint(asio::io_context& io, ModbusServer& server, int device_
       server_(server),
       log_(std::move(log)),
       timing_(rtu_timing(serial)),
+      framing_silence_(timing_.frame_silence),
+      answer_delay_(answer_delay(server.profile())),
       presenter_link_(presenter_link) {
+  const DeviceProfile& profile = server.profile();
+  if (profile.defects.has(meter_defect("rtu_reply_without_silence")))
+    framing_silence_ = timing_.character_time / 2;
+  if (profile.defects.has(meter_defect("rtu_reply_gap"))) {
+    gap_after_ = reply_gap_after_bytes;
+    gap_ = timing_.character_time * 5 / 2;
+  }
   bytes_per_group_ = static_cast<std::size_t>(std::max<std::int64_t>(
       1, std::chrono::nanoseconds{pacing_granularity} / timing_.character_time));
   if (presenter_link_) bytes_per_group_ = max_rtu_frame;  // the presenter paces
@@ -297,7 +363,7 @@ void RtuEndpoint::on_bytes(const std::uint8_t* bytes, std::size_t count) {
                       : std::max(now, line_free_at_ + timing_.character_time) +
                             timing_.character_time * static_cast<std::int64_t>(count - 1);
   // Each byte restarts the t3.5 silence that ends the frame.
-  silence_timer_.expires_at(line_free_at_ + timing_.frame_silence);
+  silence_timer_.expires_at(line_free_at_ + framing_silence_);
   silence_timer_.async_wait([this, alive = std::weak_ptr<int>(alive_),
                              generation = ++silence_generation_](std::error_code error) {
     if (error || alive.expired() || closed_ || generation != silence_generation_) return;
@@ -310,10 +376,11 @@ void RtuEndpoint::on_frame_silence() {
   frame_.clear();
   const bool overflow = std::exchange(frame_overflow_, false);
   if (overflow || frame.empty()) return;
-  if (auto reply = server_.handle_rtu_frame(frame)) queue_reply(std::move(*reply));
+  if (auto reply = server_.handle_rtu_frame(frame))
+    queue_reply({std::move(*reply), asio::steady_timer::clock_type::now() + answer_delay_});
 }
 
-void RtuEndpoint::queue_reply(Bytes reply) {
+void RtuEndpoint::queue_reply(PendingReply reply) {
   if (replies_.size() >= max_queued_rtu_replies) {
     log_("serial replies are not being read; dropping one");
     return;
@@ -329,23 +396,31 @@ void RtuEndpoint::start_next_reply() {
   }
   sending_ = true;
   reply_bytes_sent_ = 0;
-  reply_started_ = asio::steady_timer::clock_type::now();
+  reply_started_ = std::max(asio::steady_timer::clock_type::now(), replies_.front().not_before);
   send_next_group();
 }
 
 void RtuEndpoint::send_next_group() {
-  const Bytes& reply = replies_.front();
-  const std::size_t group_end = std::min(reply.size(), reply_bytes_sent_ + bytes_per_group_);
+  const Bytes& reply = replies_.front().bytes;
+  std::size_t group_end = std::min(reply.size(), reply_bytes_sent_ + bytes_per_group_);
+  if (gap_after_ > reply_bytes_sent_ && gap_after_ < group_end) group_end = gap_after_;
   // Release the group when its last byte would have finished arriving on a real line.
   // Over a presenter link the presenter paces: hand the reply over at once.
-  pacing_timer_.expires_at(presenter_link_
-                               ? reply_started_
-                               : reply_started_ +
-                                     timing_.character_time * static_cast<std::int64_t>(group_end));
+  auto due = presenter_link_
+                 ? reply_started_
+                 : reply_started_ + timing_.character_time * static_cast<std::int64_t>(group_end);
+  // rtu_reply_gap: the bytes after the first gap_after_ follow a pause of gap_ on the line.
+  if (gap_after_ != 0 && reply_bytes_sent_ >= gap_after_) {
+    due += gap_;
+    if (presenter_link_) due += timing_.character_time * static_cast<std::int64_t>(gap_after_);
+  }
+  const bool spin = answer_delay_ > std::chrono::nanoseconds::zero();
+  pacing_timer_.expires_at(wake_before(due, spin));
   pacing_timer_.async_wait(
-      [this, alive = std::weak_ptr<int>(alive_), group_end](std::error_code error) {
+      [this, alive = std::weak_ptr<int>(alive_), group_end, due, spin](std::error_code error) {
         if (error || alive.expired() || closed_) return;
-        const Bytes& reply = replies_.front();
+        if (spin) spin_until(due);
+        const Bytes& reply = replies_.front().bytes;
         outgoing_.clear();
         if (presenter_link_) outgoing_.push_back(static_cast<std::uint8_t>(uart_link::data));
         outgoing_.insert(outgoing_.end(),
@@ -365,7 +440,7 @@ void RtuEndpoint::send_next_group() {
                 return;
               }
               reply_bytes_sent_ = group_end;
-              if (reply_bytes_sent_ < replies_.front().size()) {
+              if (reply_bytes_sent_ < replies_.front().bytes.size()) {
                 send_next_group();
                 return;
               }

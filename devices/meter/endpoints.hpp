@@ -11,6 +11,10 @@
 //   byte would have been received, so the whole reply takes n * character time). A request
 //   that arrives as one burst is taken to occupy the line for its character times too, so
 //   a reply never starts before the request could have been received on a real line.
+//   Timing knobs and settings (suites/timing): the profile's [timing] response_delay_us holds
+//   every answer back (TCP and RTU), slow_response adds max_response_time_ms + 20 ms;
+//   rtu_reply_without_silence frames requests after half a character instead of t3.5;
+//   rtu_reply_gap pauses 2.5 characters after an answer's third byte.
 //   Not modelled: the t1.5 inter-character limit (scheduler jitter on the master's side
 //   would make it flaky on a pty), and half-duplex collisions (bytes arriving while a reply
 //   is being sent are still received and framed). Over a presenter link the presenter
@@ -92,7 +96,11 @@ class RtuEndpoint {
   void read_next();
   void on_bytes(const std::uint8_t* bytes, std::size_t count);
   void on_frame_silence();
-  void queue_reply(Bytes reply);
+  struct PendingReply {
+    Bytes bytes;
+    asio::steady_timer::time_point not_before;  ///< the answer delay
+  };
+  void queue_reply(PendingReply reply);
   void start_next_reply();
   void send_next_group();
 
@@ -103,6 +111,10 @@ class RtuEndpoint {
   ModbusServer& server_;
   LogSink log_;
   RtuTiming timing_;
+  std::chrono::nanoseconds framing_silence_;  ///< t3.5, or half a character (a knob)
+  std::chrono::nanoseconds answer_delay_;
+  std::size_t gap_after_ = 0;  ///< rtu_reply_gap: pause after this many bytes (0: none)
+  std::chrono::nanoseconds gap_{0};
   std::size_t bytes_per_group_;
 
   bool presenter_link_ = false;
@@ -113,7 +125,7 @@ class RtuEndpoint {
   std::uint64_t silence_generation_ = 0;
   asio::steady_timer::time_point line_free_at_{};  ///< when the last received byte finished
 
-  std::deque<Bytes> replies_;
+  std::deque<PendingReply> replies_;
   Bytes outgoing_;  ///< the group being written (with the link's packet type, if any)
   std::size_t reply_bytes_sent_ = 0;
   asio::steady_timer::time_point reply_started_;

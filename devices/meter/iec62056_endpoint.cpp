@@ -49,7 +49,15 @@ void OpticalEndpoint::read_next() {
   });
 }
 
+void OpticalEndpoint::power_cycled() {
+  reaction_timer_.cancel();
+  pending_.clear();
+  acting_ = false;
+  if (auto baud = server_.on_inactivity()) announce_baud(*baud);
+}
+
 void OpticalEndpoint::on_data(const std::uint8_t* bytes, std::size_t count) {
+  if (dead()) return;  // an unpowered port: the probe's light goes nowhere
   for (auto& action : server_.on_bytes(std::span(bytes, count)))
     pending_.push_back(std::move(action));
   arm_inactivity();
@@ -66,9 +74,14 @@ void OpticalEndpoint::run_next_action() {
   // reaction time at the new rate.
   if (pending_.front().switch_now) announce_baud(*pending_.front().switch_now);
   pending_.front().switch_now.reset();
-  reaction_timer_.expires_after(std::chrono::milliseconds(server_.settings().reaction_time_ms));
+  reaction_timer_.expires_after(server_.reaction_time());
   reaction_timer_.async_wait([this, alive = std::weak_ptr<int>(alive_)](std::error_code error) {
     if (error || alive.expired() || closed_) return;
+    if (dead()) {  // the supply went while the reply waited: it is never sent
+      pending_.clear();
+      acting_ = false;
+      return;
+    }
     Iec62056Server::Action action = std::move(pending_.front());
     pending_.pop_front();
     if (!action.reply.empty()) send_packet(uart_link::data, action.reply);

@@ -5,7 +5,9 @@
 // announced to the presenter with a 'C' packet (the presenter then delivers bytes intact only
 // while the harness's side agrees). Answers wait the profile's reaction time; an open session
 // with no traffic for inactivity_timeout_ms returns to 300 baud. A presenter that goes away
-// ends the optical side (logged; the other endpoints go on).
+// ends the optical side (logged; the other endpoints go on). With a gate (the meter's supply,
+// common/power.hpp) the port is dead while unpowered: what the probe sends is lost, a reply
+// not yet sent is dropped, and after the power returns a session starts over at 300 baud.
 #include <array>
 #include <asio.hpp>
 #include <deque>
@@ -27,8 +29,13 @@ class OpticalEndpoint {
   OpticalEndpoint(const OpticalEndpoint&) = delete;
   OpticalEndpoint& operator=(const OpticalEndpoint&) = delete;
   void close();
+  /// `powered` is asked on every byte received and before every reply.
+  void set_gate(std::function<bool()> powered) { powered_ = std::move(powered); }
+  /// The meter rebooted: no session, nothing pending, the UART back at 300 baud.
+  void power_cycled();
 
  private:
+  bool dead() const { return powered_ && !powered_(); }
   void read_next();
   void on_data(const std::uint8_t* bytes, std::size_t count);
   void run_next_action();
@@ -41,6 +48,7 @@ class OpticalEndpoint {
   asio::steady_timer inactivity_timer_;
   Iec62056Server& server_;
   LogSink log_;
+  std::function<bool()> powered_;
   std::array<std::uint8_t, 4096> read_buffer_{};
   std::deque<Iec62056Server::Action> pending_;
   bool acting_ = false;

@@ -231,6 +231,11 @@ Iec62056Server::Bytes Iec62056Server::error_message(int code) const {
   return data_message(fmt::format("(ER{:02})", code));
 }
 
+std::chrono::milliseconds Iec62056Server::reaction_time() const noexcept {
+  if (defect(meter_defect("iec_reaction_too_fast"))) return std::chrono::milliseconds{5};
+  return std::chrono::milliseconds{settings_.reaction_time_ms};
+}
+
 Iec62056Server::Bytes Iec62056Server::readout_message() const {
   std::string data;
   for (const ReadoutEntry& entry : settings_.readout) data += data_line(entry) + "\r\n";
@@ -351,8 +356,9 @@ std::optional<Iec62056Server::Action> Iec62056Server::on_block(const Bytes& bloc
   };
   if (command == "B0") return back_to_initial({});
   if (command == "P1") {
-    const bool right =
-        data == "(" + settings_.password + ")" || defect(meter_defect("iec_password_not_checked"));
+    const bool right = data == "(" + settings_.password + ")" ||
+                       defect(meter_defect("iec_password_not_checked")) ||
+                       (defect(meter_defect("universal_password")) && data == "(00000000)");
     if (!right) return back_to_initial({nak});
     state_ = State::authorised;
     return reply_with({ack});

@@ -66,6 +66,9 @@ class Iec62056Server {
   unsigned baud() const noexcept { return baud_; }
   bool idle() const noexcept { return state_ == State::idle; }
   const Iec62056Settings& settings() const noexcept { return settings_; }
+  /// How long the device waits before it answers: the profile's reaction_time_ms, or 5 ms
+  /// with the defect iec_reaction_too_fast.
+  std::chrono::milliseconds reaction_time() const noexcept;
 
   /// The readout message as it would be sent now (for tests).
   Bytes readout_message() const;

@@ -105,7 +105,10 @@ class LiveMeter {
   void register_written(const RegisterSpec& spec) {
     const auto clock = spec_.single.find("clock");
     if (clock == spec_.single.end() || clock->second != spec.name) return;
-    metrology_.set_clock(server_.value(spec.name).value_or(0.0), world::steady_now_ns());
+    // clock_set_slips_an_hour: the set lands one hour later than written.
+    const double slip =
+        server_.profile().defects.has(meter_defect("clock_set_slips_an_hour")) ? 3600.0 : 0.0;
+    metrology_.set_clock(server_.value(spec.name).value_or(0.0) + slip, world::steady_now_ns());
     write_events();
   }
 
@@ -113,7 +116,8 @@ class LiveMeter {
   static MetrologyKnobs knobs(const DeviceProfile& profile) {
     return {profile.defects.has(meter_defect("out_of_class_at_low_current")),
             profile.defects.has(meter_defect("loses_energy_on_power_cut")),
-            profile.defects.has(meter_defect("clock_drift_excessive"))};
+            profile.defects.has(meter_defect("clock_drift_excessive")),
+            profile.defects.has(meter_defect("creeps_at_no_load"))};
   }
   static double clock_now_s() {
     using namespace std::chrono;
@@ -287,6 +291,7 @@ int EmulatedMeter::serve(const EndpointOptions& options, Logger& log) {
                           if (live) live->power_up();
                           if (tcp)
                             tcp->reset_clients();  // connections from before the cut are gone
+                          if (optical) optical->power_cycled();
                         }},
                    sink);
   if (live) {
@@ -351,6 +356,7 @@ int EmulatedMeter::serve(const EndpointOptions& options, Logger& log) {
           [&server](const std::string& name) { return register_value(server, name); },
           active.identity.serial_number);
       optical.emplace(io, *iec, optical_link.device_fd, sink);
+      if (options.world.enabled()) optical->set_gate(refresh);  // dead without its supply
       ready["optical"] = optical_link.description;
     } else {
       ready["optical"] = nullptr;

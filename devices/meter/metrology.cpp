@@ -14,6 +14,7 @@ constexpr double ns_per_second = 1e9;
 constexpr double excessive_drift_ppm = 10000.0;  // 1 %: 864 s/day
 constexpr double low_current_fraction = 0.1;     // out_of_class_at_low_current: below 0.1 Ib
 constexpr double low_current_gain_percent = 3.0;
+constexpr double defect_creep_w = 50.0;  // creeps_at_no_load: per phase
 constexpr unsigned phase_count = 3;
 
 constexpr std::array phase_quantities{"voltage", "current", "active_power", "reactive_power",
@@ -91,7 +92,8 @@ PhaseReading Metrology::phase(const Terminals& terminals, bool noisy) {
   if (current < spec_.starting_current_a) {
     // Below the starting current nothing registers, except the meter's creep.
     reading.current_a = 0.0;
-    reading.active_w = reading.voltage_v > 0 ? spec_.creep_w : 0.0;
+    const double creep_w = knobs_.creeps_at_no_load ? defect_creep_w : spec_.creep_w;
+    reading.active_w = reading.voltage_v > 0 ? creep_w : 0.0;
     reading.reactive_var = 0.0;
   } else {
     const double gain = 1.0 + gain_percent(current, true_pf) / 100.0;

@@ -37,9 +37,10 @@
 // leading... taken as given, Q = V I sin(phi)); measured = true x (1 + (gain + nl (I/Imax)^2
 // [+ 3 % under out_of_class_at_low_current below 0.1 Ib]) / 100) + offset, + noise on the
 // instantaneous readings only (energy integrates the noiseless value, so runs repeat).
-// Below the starting current: current 0, power = creep_w. Energy integrates measured power
-// over steady-clock time exactly, piecewise between the source's state changes (its since_ns).
-// Energy registers are non-volatile (kept across power cuts) unless loses_energy_on_power_cut.
+// Below the starting current: current 0, power = creep_w (50 W: creeps_at_no_load). Energy
+// integrates measured power over steady-clock time exactly, piecewise between the source's
+// state changes (its since_ns). Energy registers are non-volatile (kept across power cuts)
+// unless loses_energy_on_power_cut.
 // Pulses: floor(active import Wh since start x constant / 1000), a running count.
 // Event codes: 1 power down, 2 power up, 3 clock set (the log keeps the newest `entries`).
 #include <cstdint>
@@ -125,6 +126,7 @@ struct MetrologyKnobs {
   bool out_of_class_at_low_current = false;  ///< +3 % gain below 10 % of Ib
   bool loses_energy_on_power_cut = false;
   bool clock_drift_excessive = false;  ///< drift 1 % (864 s/day) instead of the profile's
+  bool creeps_at_no_load = false;      ///< 50 W per phase below the starting current
 };
 
 class Metrology {

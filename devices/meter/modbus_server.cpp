@@ -228,16 +228,20 @@ std::uint16_t ModbusServer::served_word(const RegisterMap& map, std::uint16_t ad
   auto cell = map.find(address);
   if (cell == map.end()) return 0;
   const RegisterSpec& spec = profile_.registers[cell->second.spec_index];
-  if (spec.band_min && defect(meter_defect("live_value_out_of_band"))) {
+  // The data-model knobs act on the registers the world does not drive (free_running ones
+  // are the measurement model's: metrology and the clock read them through the Meter
+  // driver), so each breaks HB-DATA-01 and nothing else.
+  const bool data_model = spec.free_running.empty();
+  if (data_model && spec.band_min && defect(meter_defect("live_value_out_of_band"))) {
     // Every word 0 (a dead sensor), or 0xFFFF when the band holds 0 (a saturated one).
     const bool holds_zero = *spec.band_min <= 0.0 && 0.0 <= *spec.band_max;
     return holds_zero ? 0xFFFF : 0;
   }
-  if (word_count(spec.type) == 2 && defect(meter_defect("word_order_swapped"))) {
+  if (data_model && word_count(spec.type) == 2 && defect(meter_defect("word_order_swapped"))) {
     const auto other = static_cast<std::uint16_t>(spec.address + (1 - cell->second.word_index));
     return map.at(other).value;  // the other half: the pair reads in the other word order
   }
-  if (!skewed) return cell->second.value;
+  if (!skewed || !data_model) return cell->second.value;
   std::vector<std::uint16_t> words;
   for (unsigned word = 0; word < word_count(spec.type); ++word)
     words.push_back(map.at(static_cast<std::uint16_t>(spec.address + word)).value);
@@ -384,9 +388,13 @@ std::optional<Bytes> ModbusServer::write_multiple_registers(std::span<const std:
       return exception_pdu(function, exception_code::illegal_data_address);
   }
   const bool stored = !defect(meter_defect("write_multiple_registers_not_stored"));
-  for (unsigned offset = 0; stored && offset < quantity && first + offset <= 0xFFFF; ++offset) {
+  for (unsigned offset = 0; offset < quantity && first + offset <= 0xFFFF; ++offset) {
     auto cell = holding_registers_.find(static_cast<std::uint16_t>(first + offset));
-    if (cell != holding_registers_.end()) cell->second.value = be16(pdu, 6 + 2 * offset);
+    // Not stored: the configuration registers; the clock (free_running) still sets, so the
+    // knob breaks MODBUS-APP-WRITE and not HB-CLOCK-SET.
+    if (cell == holding_registers_.end()) continue;
+    if (stored || !profile_.registers[cell->second.spec_index].free_running.empty())
+      cell->second.value = be16(pdu, 6 + 2 * offset);
   }
   Bytes reply{function};
   put_be16(reply, static_cast<std::uint16_t>(first));

@@ -30,6 +30,10 @@ constexpr std::array word_orders{
     std::pair{std::string_view{"big"}, WordOrder::big},
     std::pair{std::string_view{"little"}, WordOrder::little},
 };
+constexpr std::array free_running_kinds{
+    std::pair{std::string_view{"counter"}, std::string_view{"counter"}},
+    std::pair{std::string_view{"measurement"}, std::string_view{"measurement"}},
+};
 constexpr std::array value_types{
     std::pair{std::string_view{"u16"}, ValueType::u16},
     std::pair{std::string_view{"i16"}, ValueType::i16},
@@ -318,7 +322,15 @@ DeviceProfile read_profile(const toml::table& document, const std::string& file)
                     fmt::format("value {} lies outside the declared band {}..{}", spec.value,
                                 *spec.band_min, *spec.band_max));
     }
-    reader.finish("table, address, name, type, scale, unit, value, writable, word_order, min, max");
+    if (entry.contains("free_running")) {
+      spec.free_running = std::string(reader.required_choice("free_running", free_running_kinds));
+      if (!spec.band_min)
+        reader.fail("free_running", entry.get("free_running"),
+                    "a free-running value is live: declare its band (min, max)");
+    }
+    reader.finish(
+        "table, address, name, type, scale, unit, value, writable, word_order, min, max, "
+        "free_running");
 
     std::string problem;
     spec.initial_words = encode_initial_value(spec.type, spec.value, spec.scale, problem);
@@ -378,14 +390,27 @@ DeviceProfile read_profile(const toml::table& document, const std::string& file)
     reader.finish(defect_names(defect_table));
   }
 
+  if (const toml::table* table = top.optional_table("timing")) {
+    TableReader reader(file, *table, "timing");
+    profile.timing.response_delay =
+        std::chrono::microseconds{reader.optional_integer("response_delay_us", 0, 10'000'000, 0)};
+    profile.timing.max_response_time =
+        std::chrono::milliseconds{reader.optional_integer("max_response_time_ms", 1, 60'000, 100)};
+    profile.timing.clock_drift_limit_s_per_day =
+        reader.optional_number("clock_drift_limit_s_per_day", 0.0);
+    if (profile.timing.clock_drift_limit_s_per_day < 0.0)
+      reader.fail("clock_drift_limit_s_per_day", table->get("clock_drift_limit_s_per_day"),
+                  "expected a number >= 0 (0: not declared)");
+    reader.finish("response_delay_us, max_response_time_ms, clock_drift_limit_s_per_day");
+  }
+
   profile.power = read_power_spec(top);
   profile.meter = read_meter_spec(top);
   check_meter_registers(profile, top);
 
   top.finish(
       "schema, device, identity, serial, limits, registers, coils, discrete_inputs, iec62056, "
-      "power, meter, "
-      "defects");
+      "power, meter, timing, defects");
   return profile;
 }
 
@@ -460,6 +485,7 @@ nlohmann::ordered_json profile_to_json(const DeviceProfile& profile) {
          {"word_order", to_string(spec.word_order)},
          {"band",
           spec.band_min ? json{{"min", *spec.band_min}, {"max", *spec.band_max}} : json(nullptr)},
+         {"free_running", spec.free_running.empty() ? json(nullptr) : json(spec.free_running)},
          {"raw", raw},
          {"words", spec.initial_words}});
   }
@@ -478,6 +504,9 @@ nlohmann::ordered_json profile_to_json(const DeviceProfile& profile) {
   out["iec62056"] = profile.iec62056 ? to_json(*profile.iec62056) : nlohmann::ordered_json(nullptr);
   out["power"] = power_to_json(profile.power);
   out["meter"] = meter_spec_to_json(profile.meter);
+  out["timing"] = {{"response_delay_us", profile.timing.response_delay.count()},
+                   {"max_response_time_ms", profile.timing.max_response_time.count()},
+                   {"clock_drift_limit_s_per_day", profile.timing.clock_drift_limit_s_per_day}};
   out["defects"] = defects_to_json(defect_table, profile.defects);
   return out;
 }

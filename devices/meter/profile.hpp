@@ -22,18 +22,27 @@
 //   [[registers]] table ("input"|"holding"), address, name, type (u16|i16|u32|i32|f32),
 //                value required; scale (>0, default 1), unit ("1"), writable (false),
 //                word_order ("big"|"little", big: high word first; 32-bit types only),
-//                min, max (a live measurement's band, both or neither; value within) optional
+//                min, max (a live measurement's band, both or neither; value within) optional,
+//                free_running ("counter"|"measurement": how a live value moves by itself on a
+//                powered, measuring meter; needs min/max) optional
 //   [[coils]], [[discrete_inputs]]  address, name, value (bool); coils also writable (false)
 //   [iec62056]   optional: the optical port, IEC 62056-21 mode C (meter/iec62056_profile.hpp)
 //   [power]      common/power.hpp: nominal_v, min_v, boot_delay_ms    optional
 //   [meter]      meter/metrology.hpp: what the registers hold, error model, pulse constant,
 //                clock, event log                                    optional
+//   [timing]     response_delay_us (0..10000000, 0): every Modbus answer is held back this
+//                long (TCP: after the request arrived; RTU: after its t3.5), a known ground
+//                truth for latency measurement; max_response_time_ms (1..60000, 100): the
+//                declared response-time limit (suites/timing judges it);
+//                clock_drift_limit_s_per_day (>= 0, 0 = not declared): the clock
+//                accuracy the device claims (e.g. IEC 62054-21's 0.5 [M])   optional
 //   [defects]    knob names of meter/defects.hpp only, booleans (default false)
 // Point names are unique across the whole profile; addresses may not repeat or overlap
 // within a table (a u32 occupies two addresses).
 #include <toml++/toml.h>
 
 #include <array>
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <nlohmann/json.hpp>
@@ -78,6 +87,10 @@ struct RegisterSpec {
   /// [band_min, band_max] is right; without a band the value is static and must read exactly.
   std::optional<double> band_min;
   std::optional<double> band_max;
+  /// How a live value moves by itself once the meter is powered and measuring: "counter"
+  /// (never decreases: energy, clock seconds) or "measurement" (either way); "" = only when
+  /// written. Declarative: read by the suites (two reads need not match), not by the model.
+  std::string free_running;
   /// The initial register contents in address order (word_order applied). For the integer
   /// types raw = round(value * scale); for f32 the IEEE-754 bits of value * scale.
   std::vector<std::uint16_t> initial_words;
@@ -105,6 +118,16 @@ struct Limits {
   unsigned max_read_bits = 2000;
 };
 
+/// [timing]: how fast the device answers Modbus requests.
+struct TimingSpec {
+  /// Held back before every Modbus answer (ground truth for latency measurement).
+  std::chrono::microseconds response_delay{0};
+  /// The declared limit from a request's end to the first byte of its answer.
+  std::chrono::milliseconds max_response_time{100};
+  /// The clock accuracy the device claims (s/day; 0: not declared), judged by suites/timing.
+  double clock_drift_limit_s_per_day = 0.0;
+};
+
 struct DeviceProfile {
   std::string source;  ///< file the profile was read from (for messages)
   int schema = 1;
@@ -122,6 +145,7 @@ struct DeviceProfile {
   std::optional<Iec62056Settings> iec62056;
   PowerSpec power;    ///< [power]: how the device follows its supply
   MeterSpec meter;    ///< [meter]: the measurement model (register names checked)
+  TimingSpec timing;  ///< [timing]: answer delay and declared response-time limit
   DefectSet defects;  ///< knobs of defect_table (meter/defects.hpp)
 };
 

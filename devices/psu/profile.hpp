@@ -7,6 +7,8 @@
 //   [device]    kind = "psu", name, description ("")
 //   [identity]  manufacturer, model, serial_number, firmware   (*IDN? fields, required)
 //   [scpi]      error_queue_size (1..100, default 10)           optional table
+//   [serial]    baud, data_bits, parity, stop_bits (common/serial_line.hpp): an RS-232
+//               port served with SCPI; optional (absent = none)
 //   [limits]    max_voltage_v (volts, > 0), max_current_a (amps, > 0)   required: settings
 //               beyond them are refused with -222 "Data out of range"
 //   [load]      resistance_ohm (ohms, > 0, default 1000): the resistive load on the output

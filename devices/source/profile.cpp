@@ -51,7 +51,7 @@ Profile read_profile(const toml::table& document, const std::string& file) {
       profile.defects.set(DefectId{index}, reader.optional_bool(defect_table[index].name, false));
     reader.finish(defect_names(defect_table));
   }
-  top.finish("schema, device, identity, scpi, limits, output, power_on, defects");
+  top.finish("schema, device, identity, scpi, serial, limits, output, power_on, defects");
   return profile;
 }
 

@@ -80,6 +80,11 @@ void SerialEndpoint::read_next() {
 
 void SerialEndpoint::on_bytes(const std::uint8_t* bytes, std::size_t count) {
   if (count == 0) return;
+  if (powered_ && !powered_()) {  // unpowered: the line goes nowhere
+    pending_.clear();
+    discarding_ = false;
+    return;
+  }
   if (ascii_mode_) {
     for (std::size_t index = 0; index < count; ++index) {
       const std::uint8_t byte = bytes[index];

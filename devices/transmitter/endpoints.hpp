@@ -35,6 +35,9 @@ class SerialEndpoint {
   SerialEndpoint(const SerialEndpoint&) = delete;
   SerialEndpoint& operator=(const SerialEndpoint&) = delete;
   void close();
+  /// The device's supply (common/power.hpp): while `powered` says false, what arrives is lost
+  /// and nothing is answered, as a transmitter without power.
+  void set_gate(std::function<bool()> powered) { powered_ = std::move(powered); }
 
  private:
   void read_next();
@@ -49,6 +52,7 @@ class SerialEndpoint {
   ModbusRtuEngine rtu_;
   AsciiEngine ascii_;
   LogSink log_;
+  std::function<bool()> powered_;
   bool presenter_link_;
   bool ascii_mode_;
   std::chrono::nanoseconds silence_;

@@ -50,6 +50,9 @@ int EmulatedTransmitter::serve(const EndpointOptions& options, Logger& log) {
   signals.async_wait([&](std::error_code error, int signal_number) {
     if (!error) shut_down(signal_number == SIGTERM ? "SIGTERM" : "SIGINT");
   });
+  // The world (common/world.hpp): the supply it is wired to (bench key powered_by); silent
+  // while off, answering again after the profile's boot delay. Unwired: always on.
+  PowerInput power(io, options.world, profile_.power, {}, [&log](const std::string& m) { log(m); });
   hilbench::emu::SerialEndpoint serial;
   std::optional<transmitter::SerialEndpoint> endpoint;
   auto sink = [&log](const std::string& message) { log(message); };
@@ -64,6 +67,7 @@ int EmulatedTransmitter::serve(const EndpointOptions& options, Logger& log) {
     if (!options.no_serial) {
       serial = open_serial_endpoint(options, profile_.serial, profile_.name);
       endpoint.emplace(io, model, serial.device_fd, sink, serial.presenter_link);
+      if (options.world.enabled()) endpoint->set_gate([&power] { return power.up(); });
       ready["serial"] = serial.description;
       ready["serial"]["protocol"] = profile_.protocol == Protocol::ascii ? "ascii" : "modbus-rtu";
     } else {

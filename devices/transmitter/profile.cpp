@@ -120,8 +120,10 @@ Profile read_profile(const toml::table& document, const std::string& file) {
       profile.defects.set(DefectId{index}, reader.optional_bool(defect_table[index].name, false));
     reader.finish(defect_names(defect_table));
   }
+  profile.power = read_power_spec(top);
   top.finish(
-      "schema, device, identity, range, process, response, loop, interface, serial, defects");
+      "schema, device, identity, range, process, response, loop, interface, serial, power, "
+      "defects");
   return profile;
 }
 
@@ -162,6 +164,7 @@ nlohmann::ordered_json profile_to_json(const Profile& profile) {
                         reg("holding", 0, "simulated_process_input", "f32", unit, true),
                         reg("holding", 2, "simulated_sensor_fault", "u16", "", true),
                     })}};
+  out["power"] = power_to_json(profile.power);
   out["defects"] = defects_to_json(defect_table, profile.defects);
   return out;
 }

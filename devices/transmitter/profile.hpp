@@ -22,6 +22,8 @@
 //   [interface] protocol ("modbus-rtu" | "ascii", default "modbus-rtu": what the serial
 //               port speaks), unit (Modbus address 1..247, default 1)
 //   [serial]    serial line settings (common/serial_line.hpp); required
+//   [power]     nominal_v, min_v, boot_delay_ms (common/power.hpp): how it follows the
+//               supply it is wired to in a world; optional (absent: always on)
 //   [defects]   knob names of transmitter/defects.hpp, booleans (default false)
 #include <toml++/toml.h>
 
@@ -30,6 +32,7 @@
 #include <string>
 
 #include "common/defects.hpp"
+#include "common/power.hpp"
 #include "common/serial_line.hpp"
 #include "transmitter/defects.hpp"
 
@@ -77,6 +80,7 @@ struct Profile {
   Protocol protocol = Protocol::modbus_rtu;
   unsigned unit = 1;  ///< Modbus address
   SerialSettings serial;
+  PowerSpec power;  ///< [power] (common/power.hpp): how it follows its supply in a world
   DefectSet defects;
 };
 

@@ -58,6 +58,7 @@ class LoopbackListener {
   }
 
   std::uint16_t port() const noexcept { return port_; }
+  int fd() const noexcept { return socket_.get(); }
 
   /// Waits (at most the safety timeout) for one connection.
   UniqueFd accept() {

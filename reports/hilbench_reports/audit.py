@@ -237,6 +237,9 @@ def _verdicts_text(verdicts: dict[str, Any]) -> str:
         return "not compared (see the notes)" if verdicts["notes"] else "nothing to compare"
     text = (f"{verdicts['verdicts']} verdicts in {verdicts['files']} report files re-derived "
             "from the journal")
+    if verdicts.get("measurements"):
+        text += (f", {verdicts['measurements']} measurements re-derived from their readings "
+                 "(value, U, rule, verdict)")
     if verdicts["mismatches"]:
         return text + f": {len(verdicts['mismatches'])} DISAGREE"
     return text + ": all agree"

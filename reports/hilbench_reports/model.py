@@ -8,6 +8,7 @@ import json
 from collections import Counter
 from typing import Any
 
+from hilbench.measure import rederive as rederive_measurement
 from hilbench.records import EXCHANGE_FRAMES, EXCHANGE_KEYS
 
 from .evidence import Record, Run, TestResult
@@ -41,6 +42,8 @@ KEY_FIELDS = {
     "test_started": ("nodeid", "requirements", "duts"),
     "exchange": EXCHANGE_KEYS,
     "observation": ("nodeid", "name", "value", "expected", "passed", "detail"),
+    "measurement": ("nodeid", "name", "quantity", "unit", "value", "budget", "limits", "rule",
+                    "verdict", "marginal", "statistics", "parameters"),
     "test_finished": ("nodeid", "outcome", "requirements", "duts", "duration_s", "message",
                       "evidence"),
     "run_finished": ("exitstatus", "counts"),
@@ -188,7 +191,7 @@ def requirement_entry(requirement: Requirement, run: Run,
     if not requirement.bench_testable:
         # A documentary requirement is declared or missing; a test never makes it "passed".
         entry["status"] = "declared" if any(a["valid"] for a in attestations) else "missing"
-        entry["tests"], entry["evidence"] = [], []
+        entry["tests"], entry["evidence"], entry["measurements"] = [], [], []
         entry["status_note"] = "" if attestations or entry["status"] == "declared" else \
             "no attestation in the product file"
         return entry
@@ -204,7 +207,28 @@ def requirement_entry(requirement: Requirement, run: Run,
     seqs = sorted({s for t in tests for s in _test_seqs(t)})
     entry["evidence"] = [{"seq": s, "hash": run.by_seq[s].hash, "type": run.by_seq[s].type}
                          for s in seqs]
+    entry["measurements"] = [measurement_view(run.by_seq[s]) for s in seqs
+                             if run.by_seq[s].type == "measurement"]
     return entry
+
+
+def measurement_view(record: Record) -> dict[str, Any]:
+    """A declared measurement as a report shows it: value, U (k), limits, rule, verdict, the
+    shortened parameters if any, and whether the verdict re-derives from the record."""
+    data = record.data
+    budget = data.get("budget") or {}
+    parameters = data.get("parameters") or {}
+    return {"seq": record.seq, "nodeid": data.get("nodeid"), "name": data.get("name"),
+            "quantity": data.get("quantity"), "unit": data.get("unit"),
+            "unit_symbol": data.get("unit_symbol"), "value": data.get("value"),
+            "n": (data.get("statistics") or {}).get("n"),
+            "stddev": (data.get("statistics") or {}).get("stddev"),
+            "expanded_uncertainty": budget.get("expanded"), "k": budget.get("k"),
+            "coverage": budget.get("coverage"), "limits": data.get("limits"),
+            "rule": data.get("rule"), "verdict": data.get("verdict"),
+            "marginal": data.get("marginal"),
+            "shortened_from": parameters.get("shortened_from"),
+            "rederived": rederive_measurement(data)}
 
 
 def market_report(code: str, catalog: Catalog, run: Run, integrity: dict[str, Any],
@@ -274,6 +298,8 @@ def _failed(record: Record) -> bool:
     data = record.data
     if record.type == "observation":
         return data.get("passed") is False
+    if record.type == "measurement":
+        return data.get("verdict") != "pass"
     if record.type == "test_finished":
         return data.get("outcome") in ("failed", "error")
     return False
@@ -387,11 +413,27 @@ def deviations(run: Run, tests: list[TestResult],
     if run.run_finished is None:
         out.append({"what": "run", "kind": "shortened",
                     "reason": "the journal has no run_finished record: the run was cut short"})
+    shortened = {m["seq"]: m for r in requirements for m in r.get("measurements", [])
+                 if m["shortened_from"]}
+    out += [{"what": f"{m['nodeid']} ({m['name']})", "kind": "shortened",
+             "reason": "shortened for CI (--metrology-short): " + "; ".join(
+                 f"{k} {_number(used)} (full method: {_number(m['shortened_from'][k])})"
+                 for k, used in sorted(_shortened_to(run, m["seq"]).items()))}
+            for m in shortened.values()]
     missing = [r["id"] for r in requirements if r["status"] == "missing"]
     if missing:
         out.append({"what": f"{len(missing)} documentary requirements", "kind": "missing",
                     "reason": "no attestation in the product file: " + ", ".join(missing)})
     return out
+
+
+def _number(value: Any) -> str:
+    return f"{value:.6g}" if isinstance(value, (int, float)) else str(value)
+
+
+def _shortened_to(run: Run, seq: int) -> dict[str, Any]:
+    parameters = run.by_seq[seq].data.get("parameters") or {}
+    return {k: parameters.get(k) for k in (parameters.get("shortened_from") or {})}
 
 
 def timeline(code: str, catalog: Catalog, requirements: list[dict[str, Any]],

@@ -22,7 +22,10 @@ import xml.etree.ElementTree as ElementTree
 from pathlib import Path, PurePosixPath
 from typing import Any, Callable
 
+from hilbench.measure import rederive as rederive_measurement
+
 from .build import build_reports
+from .evidence import JOURNAL_NAME, read_run
 from .errors import ReportError
 from .requirement_catalog import load_catalog
 
@@ -39,9 +42,11 @@ def rederive(evidence_dir: Path, catalog_dir: Path | None = None,
     evidence_dir = Path(evidence_dir)
     reports_dir = evidence_dir / REPORTS
     result: dict[str, Any] = {"ok": True, "compared": False, "files": 0, "verdicts": 0,
-                              "mismatches": [], "notes": []}
+                              "measurements": 0, "mismatches": [], "notes": []}
+    rederive_measurements(evidence_dir, result)
     if not reports_dir.is_dir():
         result["notes"].append("no reports/ folder: no verdict to compare")
+        result["ok"] = not result["mismatches"]
         return result
     catalog = load_catalog(catalog_dir)
     recorded = _catalog_of(reports_dir)
@@ -87,6 +92,25 @@ def rederive(evidence_dir: Path, catalog_dir: Path | None = None,
                           same_renderer, built_by, this_version, result)
     result["ok"] = not result["mismatches"]
     return result
+
+
+def rederive_measurements(evidence_dir: Path, result: dict[str, Any]) -> None:
+    """Every `measurement` record's value, uncertainty and verdict re-derived from its own
+    readings, Type B inputs, limits and rule (hilbench.measure.rederive): a verdict edited in
+    the journal's data — or computed wrongly when it was written — is a mismatch."""
+    try:
+        run = read_run(evidence_dir)
+    except (ReportError, OSError) as error:
+        result["notes"].append(f"measurements not re-derived: {error}")
+        return
+    for record in run.records:
+        if record.type != "measurement":
+            continue
+        result["measurements"] += 1
+        for problem in rederive_measurement(record.data):
+            result["mismatches"].append({
+                "file": JOURNAL_NAME, "item": f"measurement #{record.seq}",
+                "report": str(record.data.get("verdict")), "journal": problem})
 
 
 def _compare_file(name: str, handed: bytes, derived: bytes, same_renderer: bool,

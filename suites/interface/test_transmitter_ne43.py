@@ -24,6 +24,7 @@ def failing(bench: Any) -> Iterator[Any]:
         transmitter.simulate_sensor_fault(False)
 
 
+@pytest.mark.requirement("NE43-FAIL-BAND")
 def test_sensor_failure_is_signalled_in_a_failure_band(failing: Any) -> None:
     reading = failing.reading()
     band = classify_loop_current(reading["loop_current_ma"])
@@ -31,6 +32,7 @@ def test_sensor_failure_is_signalled_in_a_failure_band(failing: Any) -> None:
                               f"in the {band} band")
 
 
+@pytest.mark.requirement("NE43-STATUS")
 def test_sensor_failure_is_flagged_in_the_status(failing: Any) -> None:
     reading = failing.reading()
     assert is_failure(reading["status"]), (

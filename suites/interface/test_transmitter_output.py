@@ -40,6 +40,7 @@ def test_loop_current_follows_the_process_value(transmitter: Any, fraction: floa
         f"the declared range {span.lower}..{span.upper} gives {ideal:.4f} mA")
 
 
+@pytest.mark.requirement("IEC60770-1-STEP")
 def test_step_response_settles_within_the_declared_time(transmitter: Any) -> None:
     """A 50 % step settles within +-1 % of span [M] by dead time + 5 time constants."""
     settled, _, _ = step_to(transmitter, 0.25)

@@ -1,5 +1,6 @@
-"""SCPI drivers: any IEEE 488.2 / SCPI instrument over a raw TCP socket (port 5025 style) or
-USBTMC (a `usb` resource: hilbench.UsbtmcTransport frames the messages).
+"""SCPI drivers: any IEEE 488.2 / SCPI instrument over a raw TCP socket (port 5025 style),
+USBTMC (a `usb` resource: hilbench.UsbtmcTransport frames the messages) or a serial line (a
+`serial` resource: LF-terminated messages, the port's settings from the profile's [serial]).
 
 Registered names (pyproject.toml, "hilbench.drivers") say which SCPI command set a driver
 speaks, not whose instrument it is, because SCPI-99 instrument classes are what real
@@ -12,8 +13,9 @@ A lab whose instrument speaks a dialect subclasses one and overrides the command
 
 The protocol logic (terminators, error drain after every command, *IDN? parsing, ScpiError)
 is the C++ client (hilbench.ScpiClient); these classes only map capabilities to commands.
-The client only needs a transport, so the same drivers run over TCP and USBTMC; with both
-resources the first kind in `binds` that the device has is used ("tcp", then "usb").
+The client only needs a transport, so the same drivers run over TCP, USBTMC and serial; with
+several resources the first kind in `binds` that the device has is used ("tcp", "usb", then
+"serial").
 """
 
 from __future__ import annotations
@@ -27,9 +29,9 @@ from . import Driver
 
 
 class ScpiDriver(Driver):
-    """Any SCPI instrument on a `tcp` or `usb` (USBTMC) resource."""
+    """Any SCPI instrument on a `tcp`, `usb` (USBTMC) or `serial` resource."""
 
-    binds: ClassVar[tuple[str, ...]] = ("tcp", "usb")
+    binds: ClassVar[tuple[str, ...]] = ("tcp", "usb", "serial")
     implements: ClassVar[tuple[type, ...]] = (ScpiInstrument,)
 
     _client: ScpiClient | None

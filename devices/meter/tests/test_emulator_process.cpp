@@ -130,8 +130,8 @@ BOOST_AUTO_TEST_CASE(defect_flags_are_applied_and_reported) {
   BOOST_TEST(ready["defects"] ==
              nlohmann::json::array({"illegal_function_silent", "tcp_register_skew"}));
   UniqueFd client = connect_tcp(ready["tcp"]["port"]);
-  BOOST_TEST(tcp_transaction(client.get(), 1, Bytes{4, 0, 0, 0, 1}) == (Bytes{4, 2, 0x08, 0xFE}),
-             boost::test_tools::per_element());  // 2301 + 1
+  BOOST_TEST(tcp_transaction(client.get(), 1, Bytes{4, 0, 100, 0, 1}) == (Bytes{4, 2, 0, 1}),
+             boost::test_tools::per_element());  // event count 0 + 1
   emulator.send_signal(SIGINT);
   BOOST_TEST(emulator.wait_exit(milliseconds{5'000}) == 0);
 }
@@ -182,7 +182,7 @@ BOOST_AUTO_TEST_CASE(list_defects_prints_every_kinds_knobs) {
   const auto listed = nlohmann::json::parse(emulator.read_stdout_to_eof(milliseconds{1'000}));
   const auto& meter = listed["kinds"]["meter"];
   BOOST_REQUIRE(meter.is_array());
-  BOOST_TEST(meter.size() == 27u);  // devices/meter/defects.hpp
+  BOOST_TEST(meter.size() == 34u);  // devices/meter/defects.hpp
   BOOST_TEST(meter[0]["name"] == "illegal_address_returns_data");
   for (const auto& knob : meter) {
     BOOST_TEST(!knob["description"].get<std::string>().empty());

@@ -100,10 +100,10 @@ BOOST_AUTO_TEST_CASE(programming_mode) {
                          .reply)
                  .find("(ER04)") != std::string::npos);
   // A bad BCC: NAK.
-  Bytes broken = command("P1\x02(00000000)");
+  Bytes broken = command("P1\x02(58204719)");
   broken.back() ^= 0x01;
   BOOST_TEST(server.on_bytes(broken).at(0).reply == Bytes{0x15});
-  BOOST_TEST(server.on_bytes(command("P1\x02(00000000)")).at(0).reply == Bytes{0x06});
+  BOOST_TEST(server.on_bytes(command("P1\x02(58204719)")).at(0).reply == Bytes{0x06});
   const std::string r1 = text_of(server
                                      .on_bytes(command("R1\x02"
                                                        "1.8.0()"))
@@ -186,9 +186,29 @@ BOOST_AUTO_TEST_CASE(each_knob_breaks_its_claim_only) {
     BOOST_TEST(bcc_ok(actions.at(0).reply));
   }
   {
+    BOOST_TEST(em1({}).reaction_time().count() == 200);  // upper-case third letter: 200 ms
+    BOOST_TEST(em1({meter_defect("iec_reaction_too_fast")}).reaction_time().count() == 5);
+  }
+  {
     Iec62056Server server = em1({meter_defect("iec_password_not_checked")});
     server.on_bytes(bytes_of("/?!\r\n"));
     server.on_bytes(ack_programming);
     BOOST_TEST(server.on_bytes(command("P1\x02(wrong)")).at(0).reply == Bytes{0x06});
+  }
+  {
+    // The universal default opens it; any other wrong password is still refused.
+    Iec62056Server server = em1({meter_defect("universal_password")});
+    server.on_bytes(bytes_of("/?!\r\n"));
+    server.on_bytes(ack_programming);
+    BOOST_TEST(server.on_bytes(command("P1\x02(00000001)")).at(0).reply == Bytes{0x15});
+    server.on_bytes(bytes_of("/?!\r\n"));
+    server.on_bytes(ack_programming);
+    BOOST_TEST(server.on_bytes(command("P1\x02(00000000)")).at(0).reply == Bytes{0x06});
+  }
+  {
+    Iec62056Server server = em1();  // without the knob the universal default is refused
+    server.on_bytes(bytes_of("/?!\r\n"));
+    server.on_bytes(ack_programming);
+    BOOST_TEST(server.on_bytes(command("P1\x02(00000000)")).at(0).reply == Bytes{0x15});
   }
 }

@@ -74,7 +74,9 @@ BOOST_AUTO_TEST_CASE(knobs) {
   knobs.out_of_class_at_low_current = true;
   knobs.loses_energy_on_power_cut = true;
   knobs.clock_drift_excessive = true;
+  knobs.creeps_at_no_load = true;
   Metrology meter(spec(), knobs, {100.0, 0, 0, 0}, 1000.0, 0);
+  BOOST_TEST(meter.measure(load(0.0)).phases[0].active_w == 50.0, tt::tolerance(1e-9));
   BOOST_TEST(meter.measure(load(0.25)).phases[0].active_w == 230 * 0.25 * 1.03,
              tt::tolerance(1e-9));
   BOOST_TEST(meter.measure(load(5.0)).phases[0].active_w == 1150.0, tt::tolerance(1e-9));

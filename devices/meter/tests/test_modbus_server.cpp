@@ -562,6 +562,8 @@ std::vector<Probe> probes() {
       {"device id", with_crc({1, 0x2B, 0x0E, 1, 0}), false},
       {"tcp input registers", mbap(1, 1, read_request(4, 0, 5)), true},
       {"rtu input registers", with_crc({1, 4, 0, 0, 0, 5}), false},
+      {"tcp event log", mbap(1, 1, read_request(4, 100, 3)), true},
+      {"rtu event log", with_crc({1, 4, 0, 100, 0, 3}), false},
       {"tcp holding registers", mbap(1, 1, read_request(3, 0, 5)), true},
       {"valid write", with_crc({1, 6, 0, 1, 0, 9}), false},
       {"read-only write", with_crc({1, 6, 0, 7, 0, 9}), false},
@@ -609,14 +611,16 @@ BOOST_AUTO_TEST_CASE(each_defect_changes_exactly_its_behaviour) {
       {meter_defect("illegal_value_accepted"), {"quantity 126", "quantity 0"}},
       {meter_defect("bad_crc_answered"), {"bad crc", "bad crc write"}},
       {meter_defect("device_id_wrong_revision"), {"device id"}},
-      {meter_defect("tcp_register_skew"), {"tcp input registers"}},
+      // The data-model knobs leave the world's free_running registers alone (the Meter
+      // driver reads them for metrology and the clock): the event log carries them.
+      {meter_defect("tcp_register_skew"), {"tcp event log"}},
       {meter_defect("range_crossing_answered"), {"range crossing the end"}},
       {meter_defect("quantity_zero_accepted"), {"quantity 0"}},
       {meter_defect("byte_count_mismatch_accepted"), {"byte count mismatch"}},
       {meter_defect("bit_byte_count_off_by_one"), {"8 bits"}},
       {meter_defect("write_multiple_registers_not_stored"), {"fc16 stored"}},
       {meter_defect("word_order_swapped"), {"holding u32"}},
-      {meter_defect("live_value_out_of_band"), {"rtu input registers", "tcp input registers"}},
+      {meter_defect("live_value_out_of_band"), {"rtu event log", "tcp event log"}},
       {meter_defect("mbap_transaction_id_top_bit_cleared"), {"transaction id 0x8001"}},
       {meter_defect("mbap_unit_id_not_echoed"), {"unit 0xFF"}},
       {meter_defect("rtu_other_unit_answered"), {"other unit"}},
@@ -634,6 +638,16 @@ BOOST_AUTO_TEST_CASE(each_defect_changes_exactly_its_behaviour) {
       {meter_defect("out_of_class_at_low_current"), {}},
       {meter_defect("loses_energy_on_power_cut"), {}},
       {meter_defect("clock_drift_excessive"), {}},
+      {meter_defect("creeps_at_no_load"), {}},
+      {meter_defect("clock_set_slips_an_hour"), {}},
+      // Timing knobs act in the endpoints (when bytes go out), not in the engine's answers:
+      // tests/test_timing.py shows each one caught on the wire.
+      {meter_defect("rtu_reply_gap"), {}},
+      {meter_defect("rtu_reply_without_silence"), {}},
+      {meter_defect("slow_response"), {}},
+      {meter_defect("iec_reaction_too_fast"), {}},
+      // The optical port's P1 (test_iec62056_server has its test).
+      {meter_defect("universal_password"), {}},
   };
   BOOST_TEST(expected_change.size() == defect_table.size());
   for (const auto& [defect, probe_names] : expected_change) {
@@ -714,13 +728,16 @@ BOOST_AUTO_TEST_CASE(device_id_wrong_revision) {
 
 BOOST_AUTO_TEST_CASE(tcp_register_skew) {
   auto server = em1({meter_defect("tcp_register_skew")});
-  auto tcp = server.handle_tcp_frame(mbap(1, 1, read_request(4, 10, 2)));
+  // event_1_time (u32 0, not free_running) is skewed; the world's energy counter is not.
+  auto tcp = server.handle_tcp_frame(mbap(1, 1, read_request(4, 103, 2)));
   BOOST_REQUIRE(tcp.has_value());
-  BOOST_TEST(Bytes(tcp->begin() + 9, tcp->end()) == (Bytes{0x00, 0xBC, 0x61, 0x4F}),
+  BOOST_TEST(Bytes(tcp->begin() + 9, tcp->end()) == (Bytes{0, 0, 0, 1}),
              boost::test_tools::per_element());
-  BOOST_TEST(
-      ask(server, read_request(4, 10, 2), Interface::rtu) == (Bytes{4, 4, 0x00, 0xBC, 0x61, 0x4E}),
-      boost::test_tools::per_element());
+  BOOST_TEST(ask(server, read_request(4, 103, 2), Interface::rtu) == (Bytes{4, 4, 0, 0, 0, 0}),
+             boost::test_tools::per_element());
+  BOOST_TEST(ask(server, read_request(4, 10, 2), Interface::tcp) ==
+                 ask(server, read_request(4, 10, 2), Interface::rtu),
+             boost::test_tools::per_element());
   auto shaped = shapes({meter_defect("tcp_register_skew")});
   // i16 -1 -> 0; i32 -1 -> 0; f32 1.5 -> 2.5; u32 max wraps to 0.
   BOOST_TEST(ask(shaped, read_request(4, 0, 7), Interface::tcp) ==
@@ -774,10 +791,10 @@ BOOST_AUTO_TEST_CASE(narrow_knobs_of_the_deeper_suite) {
   }
   {
     auto server = em1({meter_defect("live_value_out_of_band")});
-    BOOST_TEST(ask(server, read_request(4, 0, 1)) == (Bytes{4, 2, 0, 0}),
-               boost::test_tools::per_element());  // voltage band 207..253: reads 0
-    BOOST_TEST(ask(server, read_request(4, 3, 1)) == (Bytes{4, 2, 0xFF, 0xFF}),
-               boost::test_tools::per_element());  // current band 0..60 holds 0: 0xFFFF
+    BOOST_TEST(ask(server, read_request(4, 100, 1)) == (Bytes{4, 2, 0xFF, 0xFF}),
+               boost::test_tools::per_element());  // event count band 0..8 holds 0: 0xFFFF
+    BOOST_TEST(ask(server, read_request(4, 0, 1)) == (Bytes{4, 2, 0x08, 0xFD}),
+               boost::test_tools::per_element());  // the world's voltage (free_running) untouched
     BOOST_TEST(ask(server, read_request(3, 1, 1)) == (Bytes{3, 2, 0, 15}),
                boost::test_tools::per_element());  // static values untouched
   }

@@ -150,6 +150,25 @@ BOOST_AUTO_TEST_CASE(defaults_of_optional_keys) {
   BOOST_TEST(profile.registers[1].initial_words == (std::vector<std::uint16_t>{1, 4464}));
 }
 
+BOOST_AUTO_TEST_CASE(timing_table) {
+  const DeviceProfile defaults = parse_profile(minimal_profile, "mini.toml");
+  BOOST_TEST(defaults.timing.response_delay.count() == 0);
+  BOOST_TEST(defaults.timing.max_response_time.count() == 100);
+  BOOST_TEST(defaults.timing.clock_drift_limit_s_per_day == 0.0);
+  const DeviceProfile declared =
+      parse_profile(minimal_profile +
+                        "[timing]\nresponse_delay_us = 2000\nmax_response_time_ms = 50\n"
+                        "clock_drift_limit_s_per_day = 0.5\n",
+                    "timing.toml");
+  BOOST_TEST(declared.timing.response_delay.count() == 2000);
+  BOOST_TEST(declared.timing.max_response_time.count() == 50);
+  BOOST_TEST(declared.timing.clock_drift_limit_s_per_day == 0.5);
+  BOOST_TEST(profile_to_json(declared)["timing"]["response_delay_us"] == 2000);
+  expect_error(minimal_profile + "[timing]\nresponse_delay_us = -1\n", "timing.response_delay_us",
+               "");
+  expect_error(minimal_profile + "[timing]\nslack = 1\n", "timing.slack", "unknown key");
+}
+
 BOOST_AUTO_TEST_CASE(profile_without_serial_has_no_rtu_side) {
   auto text =
       replace(minimal_profile,
