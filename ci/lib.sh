@@ -14,8 +14,6 @@ HB_DEBIAN_PACKAGES=(
   clang-format clang libclang-rt-14-dev  # the last: libFuzzer + ASan runtimes (not pulled in without recommends)
   # reports/tests/test_browser.py: the HTML reports opened in headless Chromium (Selenium)
   chromium chromium-driver
-  # tests/test_cross_tls.py: real `openssl s_server` instances the TLS probe and sslyze both scan
-  openssl
 )
 
 hb_log() { printf '\033[1m[hilbench]\033[0m %s\n' "$*" >&2; }
