@@ -139,6 +139,7 @@ class ChildProcess:
         self.companions: list[ChildProcess] = []
         self._process: subprocess.Popen[bytes] | None = None
         self._log: BinaryIO | None = None
+        self._stdout_buffer = b""  # bytes after the last line read (control replies)
 
     def start(self, timeout: float = 10.0) -> dict[str, Any]:
         if self.log_path is not None:
@@ -160,16 +161,41 @@ class ChildProcess:
         self.ready = ready
         return ready
 
-    def _read_line(self, timeout: float) -> str:
+    def control(self, request: dict[str, Any], timeout: float = 5.0) -> dict[str, Any]:
+        """Sends one control request (devices/README.md, "Control channel") and returns the
+        child's reply. Raises HarnessError when the child refuses it or is gone, DeviceTimeout
+        when no reply comes within `timeout` s (the child is then left running)."""
+        process = self._process
+        if process is None or process.stdin is None or process.poll() is not None:
+            raise HarnessError(f"{self.name}: not running; cannot send {request}")
+        try:
+            process.stdin.write(json.dumps(request).encode() + b"\n")
+            process.stdin.flush()
+        except OSError as error:
+            raise HarnessError(f"{self.name}: cannot send a control request: {error}") from None
+        line = self._read_line(timeout, what=f"no reply to {request}", stop_on_timeout=False)
+        try:
+            reply = json.loads(line)
+        except json.JSONDecodeError:
+            raise HarnessError(f"{self.name}: bad control reply: {line[:200]!r}") from None
+        if not isinstance(reply, dict) or reply.get("event") == "error":
+            message = reply.get("message") if isinstance(reply, dict) else line[:200]
+            raise HarnessError(f"{self.name}: refused {request}: {message}")
+        return reply
+
+    def _read_line(self, timeout: float, what: str = "not ready",
+                   stop_on_timeout: bool = True) -> str:
         assert self._process is not None and self._process.stdout is not None
         deadline = time.monotonic() + timeout
         stdout = self._process.stdout
-        buffer = b""
+        buffer = self._stdout_buffer
         while b"\n" not in buffer:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                self.stop()
-                raise DeviceTimeout(f"{self.name}: not ready within {timeout:.1f} s{self._log_hint()}")
+                self._stdout_buffer = buffer
+                if stop_on_timeout:
+                    self.stop()
+                raise DeviceTimeout(f"{self.name}: {what} within {timeout:.1f} s{self._log_hint()}")
             readable, _, _ = select.select([stdout], [], [], remaining)
             if not readable:
                 continue
@@ -177,10 +203,11 @@ class ChildProcess:
             if not chunk:
                 code = self._process.wait()
                 self._close_log()
-                raise HarnessError(f"{self.name}: exited with status {code} before it was ready"
+                raise HarnessError(f"{self.name}: exited with status {code} ({what})"
                                    f"{self._log_hint()}")
             buffer += chunk
-        return buffer.split(b"\n", 1)[0].decode("utf-8", "replace")
+        line, self._stdout_buffer = buffer.split(b"\n", 1)
+        return line.decode("utf-8", "replace")
 
     def _log_hint(self) -> str:
         if self.log_path is None or not self.log_path.exists():

@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from dataclasses import dataclass
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, TypeVar
 
@@ -27,6 +29,7 @@ from ._core import ConfigError
 from .drivers import DRIVERS, Driver
 from .emulation import (ChildProcess, adapter_serial, optical_adapter_serial, start_emulator,
                         start_presenter)
+from .profile import known_defects
 from .resources import RESOURCE_KINDS, Resource
 from .spec import BenchSpec, DeviceSpec
 from .transports import TransportFactory
@@ -40,6 +43,9 @@ class _Slot:
     driver: Driver
     emulator: ChildProcess | None = None
     restarts: int = 0
+    # The knobs on now: the bench file's, then as switched through the control channel (a
+    # restarted emulator comes back with these).
+    defects: list[str] = field(default_factory=list)
 
 
 class LiveBench:
@@ -67,7 +73,8 @@ class LiveBench:
                 self._on_event("world_created", {"path": str(self.world)})
             self._start_presenter()
             for device in self.spec.start_order():
-                self._slots[device.name] = self._bring_up(device)
+                defects = list(device.emulator.defects) if device.emulator else []
+                self._slots[device.name] = self._bring_up(device, defects)
             self._slots = {d.name: self._slots[d.name] for d in self.spec.devices}  # bench order
         except BaseException:
             self.stop()
@@ -95,13 +102,13 @@ class LiveBench:
         self._on_event("presenter_started", {"pid": self.presenter.pid,
                                              "ready": self.presenter.ready})
 
-    def _bring_up(self, device: DeviceSpec) -> _Slot:
+    def _bring_up(self, device: DeviceSpec, defects: list[str]) -> _Slot:
         emulator = None
         resources = dict(device.resources)
         if device.emulator is not None:
             serial = device.emulator.serial and device.profile.has_serial
             optical = device.emulator.optical and device.profile.has_optical
-            emulator = start_emulator(device.profile.path, device.emulator.defects,
+            emulator = start_emulator(device.profile.path, defects,
                                       serial=serial, tcp=device.emulator.tcp,
                                       usb=device.emulator.usb,
                                       log_path=self.log_dir / f"emulator-{device.name}.log",
@@ -112,11 +119,11 @@ class LiveBench:
                                       world=self.world, wires=self.spec.wires(device))
             resources = resources_from_ready(device, emulator.ready)
             self._on_event("emulator_started", {"dut": device.name, "pid": emulator.pid,
-                                                "defects": list(device.emulator.defects),
+                                                "defects": list(defects),
                                                 "wires": self.spec.wires(device),
                                                 "ready": emulator.ready})
         driver = DRIVERS.get(device.driver)(device, resources, self.transports, timeout=self.timeout)
-        return _Slot(spec=device, driver=driver, emulator=emulator)
+        return _Slot(spec=device, driver=driver, emulator=emulator, defects=list(defects))
 
     @property
     def names(self) -> list[str]:
@@ -160,13 +167,49 @@ class LiveBench:
         pending = old.take_exchanges()
         old.close()
         exit_status = slot.emulator.stop()
-        fresh = self._bring_up(slot.spec)
+        fresh = self._bring_up(slot.spec, slot.defects)
         fresh.restarts = slot.restarts + 1
         fresh.driver.adopt_exchanges(pending)
         self._slots[name] = fresh
         self._on_event("emulator_restarted", {"dut": name, "previous_exit_status": exit_status,
                                               "restarts": fresh.restarts})
         return True
+
+    def set_defect(self, name: str, knob: str, on: bool = True) -> list[str]:
+        """Switches a defect knob of the emulated device `name` while it runs, through its
+        emulator's control channel (devices/README.md); journaled as `defect_switched`. Returns
+        the knobs now on. Applies from the device's next request (meter, transmitter); the
+        SCPI instruments' knobs are fixed at start and refused. Raises ConfigError for a real
+        device or an unknown knob, HarnessError when the emulator refuses or does not answer
+        within the bench timeout (at least 2 s)."""
+        slot = self._slots.get(name)
+        if slot is None:
+            self.device(name)  # raises the ConfigError that names the bench's devices
+            raise AssertionError("unreachable")
+        if slot.emulator is None:
+            raise ConfigError(f"device '{name}' is not emulated: a real device has no defect knobs")
+        known = known_defects(slot.spec.profile.kind)
+        if knob not in known:
+            raise ConfigError(f"device '{name}' ({slot.spec.profile.kind}) has no defect knob "
+                              f"'{knob}'; its knobs: {', '.join(known)}")
+        reply = slot.emulator.control({"op": "set_defect", "name": knob, "on": on},
+                                      timeout=max(self.timeout, 2.0))
+        slot.defects = [str(d) for d in reply.get("defects", [])]
+        self._on_event("defect_switched", {"dut": name, "defect": knob, "on": on,
+                                           "active": list(slot.defects)})
+        return list(slot.defects)
+
+    @contextmanager
+    def defect(self, name: str, knob: str) -> Iterator[None]:
+        """`with bench.defect("em1", "slow_response"):` the knob is on inside the block and
+        switched back off after it (if the emulator still runs)."""
+        self.set_defect(name, knob, True)
+        try:
+            yield
+        finally:
+            slot = self._slots.get(name)
+            if slot is not None and slot.emulator is not None and slot.emulator.alive():
+                self.set_defect(name, knob, False)
 
     def heal(self) -> None:
         """Before a test: every device drops transports whose connection was lost, so their

@@ -41,4 +41,28 @@ nlohmann::ordered_json describe_defects(std::span<const DefectInfo> table) {
   return out;
 }
 
+nlohmann::ordered_json handle_defect_request(std::span<const DefectInfo> table,
+                                             const DefectSet& current,
+                                             const nlohmann::json& request,
+                                             const std::function<void(const DefectSet&)>& apply) {
+  const auto op = request.find("op");
+  if (op == request.end() || !op->is_string() || op->get<std::string>() != "set_defect")
+    throw std::invalid_argument(R"(expected {"op": "set_defect", "name": KNOB, "on": true|false})");
+  const auto name = request.find("name");
+  const auto on = request.find("on");
+  if (name == request.end() || !name->is_string())
+    throw std::invalid_argument("set_defect: \"name\" must be a knob name (string)");
+  if (on == request.end() || !on->is_boolean())
+    throw std::invalid_argument("set_defect: \"on\" must be true or false");
+  const auto defect = find_defect(table, name->get<std::string>());
+  if (!defect)
+    throw std::invalid_argument(
+        fmt::format("set_defect: unknown defect \"{}\"; expected one of: {}",
+                    name->get<std::string>(), defect_names(table)));
+  DefectSet next = current;
+  next.set(*defect, on->get<bool>());
+  apply(next);
+  return {{"event", "defects"}, {"defects", active_defect_names(table, next)}};
+}
+
 }  // namespace hilbench::emu

@@ -8,6 +8,7 @@
 #include <compare>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <span>
@@ -62,5 +63,15 @@ std::vector<std::string> active_defect_names(std::span<const DefectInfo> table,
 nlohmann::ordered_json defects_to_json(std::span<const DefectInfo> table, const DefectSet& defects);
 /// [{"name", "description", "breaks"}, ...] (--list-defects).
 nlohmann::ordered_json describe_defects(std::span<const DefectInfo> table);
+
+/// Serves a control-channel request {"op": "set_defect", "name": KNOB, "on": true|false}
+/// against one kind's table: computes the new set from `current`, hands it to `apply` (which
+/// gives it to every part of the device that consults knobs; it takes effect from the next
+/// request or world step), and replies {"event": "defects", "defects": [active names]}.
+/// Throws std::invalid_argument for another op, an unknown knob or a bad type.
+nlohmann::ordered_json handle_defect_request(std::span<const DefectInfo> table,
+                                             const DefectSet& current,
+                                             const nlohmann::json& request,
+                                             const std::function<void(const DefectSet&)>& apply);
 
 }  // namespace hilbench::emu

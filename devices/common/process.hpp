@@ -53,21 +53,39 @@ class Logger {
   std::string prefix_;
 };
 
-/// The lifeline: calls on_eof when stdin reaches EOF (the parent went away), without
-/// reading what the parent might write. Watches only a pipe or socket.
+/// A control request from the parent: one JSON object per line on stdin (devices/README.md,
+/// "Control channel"). Returns the reply object; throws std::invalid_argument for a request
+/// the device refuses (the reply is then {"event":"error","message":...}).
+using ControlHandler = std::function<nlohmann::ordered_json(const nlohmann::json& request)>;
+
+/// The lifeline and the control channel: calls on_eof when stdin reaches EOF (the parent
+/// went away); each line the parent writes is a control request, answered by `control` with
+/// one JSON line on stdout (after the ready line, in request order). Without a handler every
+/// request is refused. Watches only a pipe or socket. Runs on `io`'s thread: the handler may
+/// touch whatever that thread serves.
 class StdinWatch {
  public:
-  StdinWatch(asio::io_context& io, std::function<void()> on_eof, const Logger& log);
+  StdinWatch(asio::io_context& io, std::function<void()> on_eof, const Logger& log,
+             ControlHandler control = {});
+
+  /// Longest request line accepted; a longer one is answered with an error and dropped.
+  static constexpr std::size_t max_request_bytes = 64 * 1024;
 
  private:
   void read_next();
+  void handle_line(const std::string& line);
 
   asio::posix::stream_descriptor descriptor_;
   std::function<void()> on_eof_;
-  std::array<char, 256> discard_{};
+  ControlHandler control_;
+  const Logger* log_;
+  std::array<char, 4096> chunk_{};
+  std::string pending_;
+  bool overlong_ = false;  ///< dropping the rest of a line past max_request_bytes
 };
 
-/// Writes the one ready line to stdout and flushes it; false when stdout is gone.
+/// Writes one JSON line (the ready line, a control reply) to stdout and flushes it; false when
+/// stdout is gone.
 bool write_ready_line(const nlohmann::ordered_json& ready);
 
 /// The serial side of a device: a port of a hilbench-presenter (--serial-socket: the

@@ -287,8 +287,15 @@ int serve(std::string_view kind, const CommonProfile& profile, Engine& engine,
     ready["usb"] = nullptr;
   }
   ready["defects"] = defects;
+  // The SCPI kinds' knobs shape their engine and USB function when they are built (the USB
+  // side on umockdev's worker thread): switching them live would race, so they are refused.
   StdinWatch stdin_watch(
-      io, [&] { shut_down("stdin closed"); }, log);
+      io, [&] { shut_down("stdin closed"); }, log,
+      [&](const nlohmann::json&) -> nlohmann::ordered_json {
+        throw std::invalid_argument(fmt::format(
+            "{}: the knobs of a {} are fixed when its emulator starts; restart it with --defect",
+            name, kind));
+      });
   if (!write_ready_line(ready)) {
     log("cannot write the ready line to stdout");
     return exit_code::failure;

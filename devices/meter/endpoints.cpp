@@ -69,8 +69,7 @@ class TcpEndpoint::Session : public std::enable_shared_from_this<Session> {
         delay_timer_(socket_.get_executor()),
         server_(server),
         log_(std::move(log)),
-        options_(options),
-        answer_delay_(answer_delay(server.profile())) {
+        options_(options) {
     std::error_code ignored;
     peer_ = fmt::format("{}", socket_.remote_endpoint(ignored).port());
   }
@@ -127,7 +126,8 @@ class TcpEndpoint::Session : public std::enable_shared_from_this<Session> {
         return;
       }
       if (auto reply = server_.handle_tcp_frame(result.frame))
-        queue_reply(std::move(*reply), arrived + answer_delay_);
+        // Per answer, so a knob switched through the control channel applies at once.
+        queue_reply(std::move(*reply), arrived + answer_delay(server_.profile()));
       if (closed_) return;
     }
     arm_partial_frame_timer();
@@ -199,7 +199,6 @@ class TcpEndpoint::Session : public std::enable_shared_from_this<Session> {
   ModbusServer& server_;
   LogSink log_;  // copies: a session may outlive its endpoint by a pending handler
   TcpOptions options_;
-  std::chrono::nanoseconds answer_delay_;
   std::string peer_;
   std::array<std::uint8_t, 1024> read_buffer_{};
   MbapStreamDecoder decoder_;
@@ -277,20 +276,23 @@ RtuEndpoint::RtuEndpoint(asio::io_context& io, ModbusServer& server, int device_
       server_(server),
       log_(std::move(log)),
       timing_(rtu_timing(serial)),
-      framing_silence_(timing_.frame_silence),
-      answer_delay_(answer_delay(server.profile())),
       presenter_link_(presenter_link) {
-  const DeviceProfile& profile = server.profile();
-  if (profile.defects.has(meter_defect("rtu_reply_without_silence")))
-    framing_silence_ = timing_.character_time / 2;
-  if (profile.defects.has(meter_defect("rtu_reply_gap"))) {
-    gap_after_ = reply_gap_after_bytes;
-    gap_ = timing_.character_time * 5 / 2;
-  }
+  apply_defects();
   bytes_per_group_ = static_cast<std::size_t>(std::max<std::int64_t>(
       1, std::chrono::nanoseconds{pacing_granularity} / timing_.character_time));
   if (presenter_link_) bytes_per_group_ = max_rtu_frame;  // the presenter paces
   read_next();
+}
+
+void RtuEndpoint::apply_defects() {
+  const DeviceProfile& profile = server_.profile();
+  framing_silence_ = profile.defects.has(meter_defect("rtu_reply_without_silence"))
+                         ? timing_.character_time / 2
+                         : timing_.frame_silence;
+  answer_delay_ = answer_delay(profile);
+  const bool gap = profile.defects.has(meter_defect("rtu_reply_gap"));
+  gap_after_ = gap ? reply_gap_after_bytes : 0;
+  gap_ = gap ? timing_.character_time * 5 / 2 : std::chrono::nanoseconds{0};
 }
 
 RtuEndpoint::~RtuEndpoint() { close(); }

@@ -90,6 +90,9 @@ class RtuEndpoint {
   RtuEndpoint& operator=(const RtuEndpoint&) = delete;
 
   const RtuTiming& timing() const noexcept { return timing_; }
+  /// Re-reads the timing knobs (rtu_reply_without_silence, rtu_reply_gap, slow_response) from
+  /// the server's profile after the control channel switched them; from the next answer on.
+  void apply_defects();
   void close();
 
  private:
@@ -111,8 +114,8 @@ class RtuEndpoint {
   ModbusServer& server_;
   LogSink log_;
   RtuTiming timing_;
-  std::chrono::nanoseconds framing_silence_;  ///< t3.5, or half a character (a knob)
-  std::chrono::nanoseconds answer_delay_;
+  std::chrono::nanoseconds framing_silence_{0};  ///< t3.5, or half a character (a knob)
+  std::chrono::nanoseconds answer_delay_{0};
   std::size_t gap_after_ = 0;  ///< rtu_reply_gap: pause after this many bytes (0: none)
   std::chrono::nanoseconds gap_{0};
   std::size_t bytes_per_group_;

@@ -64,6 +64,8 @@ class Iec62056Server {
   /// switch the UART to, if it changed.
   std::optional<unsigned> on_inactivity();
   unsigned baud() const noexcept { return baud_; }
+  /// The control channel switched knobs: they apply from the next byte on.
+  void set_defects(const DefectSet& defects) noexcept { defects_ = defects; }
   bool idle() const noexcept { return state_ == State::idle; }
   const Iec62056Settings& settings() const noexcept { return settings_; }
   /// How long the device waits before it answers: the profile's reaction_time_ms, or 5 ms

@@ -72,7 +72,7 @@ class LiveMeter {
         world_(world),
         terminals_(world.wire("terminals").value_or("")),
         publisher_(world.dir, profile.name),
-        metrology_(profile.meter, knobs(profile), initial_energy(server, profile.meter),
+        metrology_(profile.meter, knobs(profile.defects), initial_energy(server, profile.meter),
                    clock_now_s(), world::steady_now_ns()) {}
 
   // Reads the world, integrates, refreshes the live registers and publishes the pulses.
@@ -102,6 +102,12 @@ class LiveMeter {
     publish(true);
   }
   void start_unpowered() { metrology_.start_unpowered(); }
+  /// The control channel switched knobs: energy is integrated up to now under the old ones
+  /// first (`up`: the supply is on).
+  void set_defects(const DefectSet& defects, bool up) {
+    refresh(up);
+    metrology_.set_knobs(knobs(defects), world::steady_now_ns());
+  }
   void register_written(const RegisterSpec& spec) {
     const auto clock = spec_.single.find("clock");
     if (clock == spec_.single.end() || clock->second != spec.name) return;
@@ -113,11 +119,11 @@ class LiveMeter {
   }
 
  private:
-  static MetrologyKnobs knobs(const DeviceProfile& profile) {
-    return {profile.defects.has(meter_defect("out_of_class_at_low_current")),
-            profile.defects.has(meter_defect("loses_energy_on_power_cut")),
-            profile.defects.has(meter_defect("clock_drift_excessive")),
-            profile.defects.has(meter_defect("creeps_at_no_load"))};
+  static MetrologyKnobs knobs(const DefectSet& defects) {
+    return {defects.has(meter_defect("out_of_class_at_low_current")),
+            defects.has(meter_defect("loses_energy_on_power_cut")),
+            defects.has(meter_defect("clock_drift_excessive")),
+            defects.has(meter_defect("creeps_at_no_load"))};
   }
   static double clock_now_s() {
     using namespace std::chrono;
@@ -368,7 +374,16 @@ int EmulatedMeter::serve(const EndpointOptions& options, Logger& log) {
   ready["defects"] = active_defect_names(defect_table, active.defects);
 
   StdinWatch stdin_watch(
-      io, [&] { shut_down("stdin closed"); }, log);
+      io, [&] { shut_down("stdin closed"); }, log,
+      [&](const nlohmann::json& request) {
+        return handle_defect_request(defect_table, active.defects, request,
+                                     [&](const DefectSet& defects) {
+                                       if (live) live->set_defects(defects, power.up());
+                                       server.set_defects(defects);
+                                       if (rtu) rtu->apply_defects();
+                                       if (iec) iec->set_defects(defects);
+                                     });
+      });
   if (!write_ready_line(ready)) {
     log("cannot write the ready line to stdout");
     return exit_code::failure;

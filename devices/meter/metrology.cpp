@@ -185,6 +185,12 @@ double Metrology::clock_s(std::int64_t now_ns) const noexcept {
   return clock_base_s_ + elapsed * (1.0 + drift_ppm() * 1e-6);
 }
 
+void Metrology::set_knobs(MetrologyKnobs knobs, std::int64_t now_ns) {
+  clock_base_s_ = clock_s(now_ns);
+  clock_base_ns_ = now_ns;
+  knobs_ = knobs;
+}
+
 void Metrology::set_clock(double seconds, std::int64_t now_ns) {
   clock_base_s_ = seconds;
   clock_base_ns_ = now_ns;

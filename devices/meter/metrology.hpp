@@ -159,6 +159,9 @@ class Metrology {
   /// The clock (seconds since 1970 UTC, fractional) at `now_ns`, drift applied.
   double clock_s(std::int64_t now_ns) const noexcept;
   void set_clock(double seconds, std::int64_t now_ns);
+  /// The control channel switched knobs at `now_ns`: the clock keeps its reading and drifts at
+  /// the new rate from here; the error model applies from the next integration step.
+  void set_knobs(MetrologyKnobs knobs, std::int64_t now_ns);
   const std::deque<Event>& events() const noexcept { return events_; }
   const MeterSpec& spec() const noexcept { return spec_; }
 

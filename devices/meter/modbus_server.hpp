@@ -144,6 +144,8 @@ class ModbusServer {
   explicit ModbusServer(DeviceProfile profile);
 
   const DeviceProfile& profile() const noexcept { return profile_; }
+  /// The control channel switched knobs: they apply from the next request on.
+  void set_defects(const DefectSet& defects) noexcept { profile_.defects = defects; }
 
   /// Answers one request PDU addressed to this device; nullopt = stay silent.
   std::optional<Bytes> handle_pdu(std::span<const std::uint8_t> pdu, Interface via);

@@ -80,7 +80,12 @@ int EmulatedTransmitter::serve(const EndpointOptions& options, Logger& log) {
   ready["defects"] = active_defect_names(defect_table, profile_.defects);
 
   StdinWatch stdin_watch(
-      io, [&] { shut_down("stdin closed"); }, log);
+      io, [&] { shut_down("stdin closed"); }, log,
+      [&](const nlohmann::json& request) {
+        return handle_defect_request(
+            defect_table, model.profile().defects, request,
+            [&](const DefectSet& defects) { model.set_defects(defects, Clock::now()); });
+      });
   if (!write_ready_line(ready)) {
     log("cannot write the ready line to stdout");
     return exit_code::failure;

@@ -25,13 +25,24 @@ std::chrono::duration<double> seconds(Clock::duration d) {
 
 // ---- model ------------------------------------------------------------------------------
 
+namespace {
+double time_constant_s(const Profile& profile) {
+  return profile.response.time_constant_s *
+         (profile.defects.has(transmitter_defect("lag_too_slow")) ? lag_too_slow_factor : 1.0);
+}
+}  // namespace
+
+void Model::set_defects(const DefectSet& defects, Clock::time_point now) {
+  advance(now);
+  profile_.defects = defects;
+  time_constant_s_ = time_constant_s(profile_);
+}
+
 Model::Model(const Profile& profile, Clock::time_point power_up)
     : profile_(profile),
       dead_time_(std::chrono::duration_cast<Clock::duration>(
           std::chrono::duration<double>(profile.response.dead_time_s))),
-      time_constant_s_(
-          profile.response.time_constant_s *
-          (profile.defects.has(transmitter_defect("lag_too_slow")) ? lag_too_slow_factor : 1.0)),
+      time_constant_s_(time_constant_s(profile)),
       lagged_(profile.range.lower),
       input_(profile.range.lower),
       last_set_(profile.range.lower),

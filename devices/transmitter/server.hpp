@@ -70,6 +70,9 @@ class Model {
   /// Changes the process input (in the range unit) from `now` on.
   void set_input(double value, Clock::time_point now);
   void set_sensor_fault(bool fault) noexcept { sensor_fault_ = fault; }
+  /// The control channel switched knobs at `now`: the lag has followed its input up to now
+  /// under the old ones; the new ones apply from here.
+  void set_defects(const DefectSet& defects, Clock::time_point now);
   Output output(Clock::time_point now);
 
  private:

@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 
+#include <algorithm>
 #include <boost/test/unit_test.hpp>
 #include <chrono>
 #include <cstdlib>
@@ -250,10 +251,14 @@ BOOST_AUTO_TEST_CASE(paced_replies_take_their_character_time_and_unpaced_are_20x
   BOOST_TEST(bench.ready.at("pacing") == "unpaced");
   TestDevice device(bench.socket(0), framing(9600, 8, "even"));
   auto transport = bench.open(9600, 8, Parity::even);
-  const Timing timing = time_reply(*transport, device, 100);
-  BOOST_TEST_MESSAGE("request to last byte: paced " << paced_total * 1e3 << " ms, unpaced "
-                                                    << timing.request_to_last_s * 1e3 << " ms");
-  BOOST_TEST(timing.request_to_last_s * 20 <= paced_total);
+  // The best of five: what the unpaced port can do. A scheduling stall on a loaded host only
+  // ever adds time (seen: 9.5 ms once beside a compiler), never removes it.
+  double unpaced = time_reply(*transport, device, 100).request_to_last_s;
+  for (int attempt = 1; attempt < 5; ++attempt)
+    unpaced = std::min(unpaced, time_reply(*transport, device, 100).request_to_last_s);
+  BOOST_TEST_MESSAGE("request to last byte: paced "
+                     << paced_total * 1e3 << " ms, unpaced (best of 5) " << unpaced * 1e3 << " ms");
+  BOOST_TEST(unpaced * 20 <= paced_total);
 }
 
 BOOST_AUTO_TEST_CASE(a_detached_device_is_a_silent_line_and_may_attach_again) {
