@@ -288,6 +288,24 @@ def test_the_optical_port_is_dead_without_its_supply(world: Callable[..., LiveBe
     assert identified["identifier"] == declared
 
 
+def test_one_meter_one_clock_over_modbus_and_the_optical_port(world: Callable[..., LiveBench],
+                                                               in_preload: None) -> None:
+    """The optical port reads and sets the clock Modbus reads and sets (the meter's own, drift
+    included), not a second clock of its own."""
+    meter, _, _ = parts(world())
+    meter.interface = "tcp"
+    optical = meter.facet(Iec62056Device)
+    assert optical is not None
+    meter.set_clock(datetime(2031, 5, 17, 21, 45, 0, tzinfo=timezone.utc))
+    with optical.programming() as client:
+        assert client.read_register("0.9.2")["values"][0]["value"] == "31-05-17"
+        assert client.read_register("0.9.1")["values"][0]["value"][:5] == "21:45"
+        client.write_register("0.9.1", "08:30:00")
+    modbus = meter.read_clock()
+    assert (modbus.date(), modbus.hour, modbus.minute) == (datetime(2031, 5, 17).date(), 8, 30)
+    assert meter.event_log()[-1]["description"] == "clock set"
+
+
 def test_the_embedded_bench_powers_the_transmitter_from_the_supply(tmp_path: Path,
                                                                    in_preload: None) -> None:
     """On the default bench the PSU-2 feeds the TT-100 as well: silent while the supply is

@@ -180,7 +180,19 @@ std::uint8_t Iec62056Server::block_check(std::span<const std::uint8_t> bytes) no
 }
 
 std::chrono::system_clock::time_point Iec62056Server::now() const {
-  return std::chrono::system_clock::now() + clock_offset_;
+  using namespace std::chrono;
+  if (clock_.read_s)
+    return system_clock::time_point{
+        duration_cast<system_clock::duration>(duration<double>(clock_.read_s()))};
+  return system_clock::now() + clock_offset_;
+}
+
+void Iec62056Server::shift_clock(std::chrono::system_clock::duration by) {
+  using namespace std::chrono;
+  if (clock_.set_s)
+    clock_.set_s(duration<double>((now() + by).time_since_epoch()).count());
+  else
+    clock_offset_ += by;
 }
 
 std::optional<std::string> Iec62056Server::value_text(const ReadoutEntry& entry) const {
@@ -385,7 +397,7 @@ std::optional<Iec62056Server::Action> Iec62056Server::on_block(const Bytes& bloc
     if (!fields || (*fields)[0] > 23 || (*fields)[1] > 59 || (*fields)[2] > 59)
       return reply_with(error_message(3));
     const auto target = today + hours((*fields)[0]) + minutes((*fields)[1]) + seconds((*fields)[2]);
-    clock_offset_ += target - floor<seconds>(current);
+    shift_clock(target - floor<seconds>(current));
     return reply_with({ack});
   }
   if (address == "0.9.2") {
@@ -394,7 +406,7 @@ std::optional<Iec62056Server::Action> Iec62056Server::on_block(const Bytes& bloc
     const year_month_day date{year(2000 + (*fields)[0]), month(static_cast<unsigned>((*fields)[1])),
                               day(static_cast<unsigned>((*fields)[2]))};
     if (!date.ok()) return reply_with(error_message(3));
-    clock_offset_ += sys_days(date) - today;
+    shift_clock(sys_days(date) - today);
     return reply_with({ack});
   }
   return reply_with(error_message(2));

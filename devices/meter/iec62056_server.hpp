@@ -21,7 +21,8 @@
 //   `(ER03)`; any other address -> `(ER02)` (not writable). R1/W1 before P1 -> `(ER04)`.
 //   `B0` -> no answer, back to 300 baud. Error codes are this emulator's choice [U].
 // - A sign-on request is accepted in any state whose UART is still at 300 baud.
-// - The clock: UTC of the host plus an offset that W1 sets.
+// - The clock: the meter's own (use_clock: a meter in the world, the clock Modbus reads and
+//   sets, drift included), else UTC of the host plus an offset that W1 sets.
 // - Defects (meter/defects.hpp): iec_identification_wrong_baud_character (the identification
 //   announces the next baud character: '6' for a 9600-baud device; ACKs are still judged
 //   against the real maximum), iec_bcc_error (the readout's BCC is off by one bit),
@@ -64,6 +65,14 @@ class Iec62056Server {
   /// switch the UART to, if it changed.
   std::optional<unsigned> on_inactivity();
   unsigned baud() const noexcept { return baud_; }
+  /// The meter's own clock, when it keeps one (a meter in the world: meter/metrology.hpp), so
+  /// the optical port reads and sets the same clock as Modbus; seconds since 1970 UTC.
+  /// Without it the port keeps a clock of its own: the host's plus what W1 set.
+  struct ClockAccess {
+    std::function<double()> read_s;
+    std::function<void(double)> set_s;
+  };
+  void use_clock(ClockAccess clock) { clock_ = std::move(clock); }
   /// The control channel switched knobs: they apply from the next byte on.
   void set_defects(const DefectSet& defects) noexcept { defects_ = defects; }
   bool idle() const noexcept { return state_ == State::idle; }
@@ -84,6 +93,7 @@ class Iec62056Server {
   std::optional<std::string> value_text(const ReadoutEntry& entry) const;
   std::string data_line(const ReadoutEntry& entry) const;
   std::chrono::system_clock::time_point now() const;
+  void shift_clock(std::chrono::system_clock::duration by);
   Bytes data_message(const std::string& data, bool corrupt_bcc = false) const;
   Bytes error_message(int code) const;
   bool defect(DefectId which) const noexcept { return defects_.has(which); }
@@ -96,6 +106,7 @@ class Iec62056Server {
   unsigned baud_ = 300;
   Bytes buffer_;
   std::chrono::system_clock::duration clock_offset_{};
+  ClockAccess clock_;
 };
 
 }  // namespace hilbench::emu::meter

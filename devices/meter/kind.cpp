@@ -111,10 +111,18 @@ class LiveMeter {
   void register_written(const RegisterSpec& spec) {
     const auto clock = spec_.single.find("clock");
     if (clock == spec_.single.end() || clock->second != spec.name) return;
+    set_clock(server_.value(spec.name).value_or(0.0));
+  }
+  /// The clock as it reads now, drift applied (s since 1970 UTC; the optical port's too).
+  double clock_s() const { return metrology_.clock_s(world::steady_now_ns()); }
+  /// A clock set, over Modbus or the optical port: logged, registers refreshed.
+  void set_clock(double seconds) {
     // clock_set_slips_an_hour: the set lands one hour later than written.
     const double slip =
         server_.profile().defects.has(meter_defect("clock_set_slips_an_hour")) ? 3600.0 : 0.0;
-    metrology_.set_clock(server_.value(spec.name).value_or(0.0) + slip, world::steady_now_ns());
+    const std::int64_t now = world::steady_now_ns();
+    metrology_.set_clock(seconds + slip, now);
+    write_clock(now);
     write_events();
   }
 
@@ -361,6 +369,9 @@ int EmulatedMeter::serve(const EndpointOptions& options, Logger& log) {
           *active.iec62056, active.defects,
           [&server](const std::string& name) { return register_value(server, name); },
           active.identity.serial_number);
+      if (live)  // one meter, one clock: the readout shows the clock Modbus sets, and W1 sets it
+        iec->use_clock({.read_s = [&live] { return live->clock_s(); },
+                        .set_s = [&live](double seconds) { live->set_clock(seconds); }});
       optical.emplace(io, *iec, optical_link.device_fd, sink);
       if (options.world.enabled()) optical->set_gate(refresh);  // dead without its supply
       ready["optical"] = optical_link.description;
