@@ -162,7 +162,7 @@ def create_bundle(evidence_dir: Path, private_key: Path, out: Path,
     manifest_bytes = (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode("utf-8")
     signature = {"algorithm": ALGORITHM, "key_id": key_id(key.public_key()),
                  "signature": base64.b64encode(key.sign(manifest_bytes)).decode("ascii")}
-    signature_bytes = (json.dumps(signature, indent=2, sort_keys=True) + "\n").encode("utf-8")
+    signature_bytes = _signature_file(signature)
 
     out.parent.mkdir(parents=True, exist_ok=True)
     with partial.open("wb") as raw:
@@ -301,6 +301,10 @@ def _kind(info: tarfile.TarInfo) -> str:
     return "a special file"
 
 
+def _signature_file(signature: dict[str, Any]) -> bytes:
+    return (json.dumps(signature, indent=2, sort_keys=True) + "\n").encode("utf-8")
+
+
 def check_signature(manifest: bytes | None, signature: bytes | None,
                     public_key: Ed25519PublicKey) -> dict[str, Any]:
     expected_id = key_id(public_key)
@@ -315,6 +319,14 @@ def check_signature(manifest: bytes | None, signature: bytes | None,
         result["signed_by"] = str(parsed.get("key_id"))
         if parsed.get("algorithm") != ALGORITHM:
             raise ValueError(f"algorithm {parsed.get('algorithm')!r}, not {ALGORITHM}")
+        # Written canonically (sorted keys, indent 2): any other byte, in the key id or the
+        # layout, is an alteration even where the signature itself still verifies.
+        # Base64 of 64 bytes leaves 4 unused bits in its last character: re-encode to see them.
+        if set(parsed) != {"algorithm", "key_id", "signature"}:
+            raise ValueError(f"fields {sorted(parsed)}, not algorithm, key_id, signature")
+        if signature != _signature_file(parsed) or \
+                base64.b64encode(raw).decode("ascii") != parsed["signature"]:
+            raise ValueError("not as written at signing (altered)")
     except (ValueError, KeyError, TypeError, AttributeError) as error:
         result["problem"] = f"{SIGNATURE} cannot be read ({error})"
         return result
