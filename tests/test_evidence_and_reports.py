@@ -96,6 +96,12 @@ def test_every_market_has_an_html_and_a_json_report_marked_emulated(good_run):
         assert report["market"] == market
     eu = (reports / "report-EU.html").read_text()
     assert "EM-1 three-phase meter" in eu and "EM1-2026-000123" in eu
+    # The meter is the device under test; the source, DMM, supply and transmitter that drive
+    # and judge it are bench instruments, and the report says which is which.
+    roles = {d["name"]: d["role"] for d in load_report(good_run, "EU")["duts"]}
+    assert roles == {"em1": "dut", "tt1": "instrument", "rs3": "instrument",
+                     "dmm6": "instrument", "psu2": "instrument"}
+    assert eu.count("<strong>device under test</strong>") == 1
 
 
 def test_a_signed_bundle_of_a_real_run_verifies_offline(good_run, tmp_path):

@@ -36,7 +36,7 @@ DEVIATION_OUTCOMES = ("skipped", "not_applicable", "error", "unfinished")
 FRAME_FIELDS = EXCHANGE_FRAMES
 KEY_FIELDS = {
     "run_started": ("run_id", "hilbench_version", "markets", "seed", "bench", "catalog_version"),
-    "dut": ("name", "kind", "driver", "emulated", "defects", "profile", "profile_sha256",
+    "dut": ("name", "kind", "role", "driver", "emulated", "defects", "profile", "profile_sha256",
             "declared_identity", "endpoints"),
     "dut_identity": ("dut", "declared", "reported", "differs", "error"),
     "test_started": ("nodeid", "requirements", "duts"),
@@ -122,6 +122,8 @@ def duts(run: Run) -> list[dict[str, Any]]:
         reported = read.get(name) if isinstance(name, str) else None
         out.append({
             "name": data.get("name"), "kind": data.get("kind"),
+            # Journals before the role was recorded called every device a DUT.
+            "role": data.get("role") if data.get("role") in ("dut", "instrument") else "dut",
             "emulated": bool(data.get("emulated")), "profile": data.get("profile"),
             "profile_sha256": data.get("profile_sha256"),
             "declared_identity": (dict(sorted(identity.items()))
