@@ -223,6 +223,7 @@ def test_serial_faults_make_the_meter_discard_then_plain_again(em1_serial: Child
 
 
 # ---- latency distribution ----------------------------------------------------------------------
+@pytest.mark.exclusive
 def test_latency_50_ms_jitter_10_ms_measured(em1_tcp: int) -> None:
     plain = ModbusClient(TcpTransport("127.0.0.1", em1_tcp), framing="tcp", unit=PROFILE.unit,
                          timeout=1.0)

@@ -138,6 +138,7 @@ def median_latency(tmp_path: Path, delay_us: int, interface: str) -> dict[str, f
         live.stop()
 
 
+@pytest.mark.exclusive
 def test_injected_delay_recovered_on_loopback_tcp(tmp_path: Path) -> None:
     """Median request end -> first byte with the delay, minus the delay: the error includes
     the emulator's own answer time (tens of us). The run without the delay is printed beside
@@ -159,6 +160,7 @@ def test_injected_delay_recovered_on_loopback_tcp(tmp_path: Path) -> None:
 SERIAL_BOUND_US = 250
 
 
+@pytest.mark.exclusive
 def test_injected_delay_recovered_on_an_emulated_serial_port(tmp_path: Path,
                                                              in_preload: None) -> None:
     """On the serial line the line model (docs/timing.md) gives the silence before the

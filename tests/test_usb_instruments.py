@@ -34,7 +34,8 @@ RESOURCE = "USB0::0x1209::0x0001::DMM6-2026-000042::INSTR"
 
 def bench_file(tmp_path: Path, interface: str, defects: tuple[str, ...] = ()) -> Path:
     knobs = ", ".join(f'"{d}"' for d in defects)
-    emulator = "tcp = true" if interface == "tcp" else "tcp = false\nusb = true"
+    # The DMM-6 also has an RS-232 face: off here, so each case reaches it one way only.
+    emulator = "serial = false\n" + ("tcp = true" if interface == "tcp" else "tcp = false\nusb = true")
     path = tmp_path / "bench.toml"
     path.write_text(f'schema = 1\nname = "usb-dmm"\n\n[[devices]]\nprofile = "{DMM}"\n'
                     f'driver = "scpi-dmm"\n[devices.emulator]\ndefects = [{knobs}]\n{emulator}\n')

@@ -245,6 +245,7 @@ def test_energy_survives_a_power_cut(world: Callable[..., LiveBench], defects: t
     assert (after >= before) is expect_kept, f"before the cut {before} Wh, after {after} Wh"
 
 
+@pytest.mark.exclusive
 @pytest.mark.parametrize("defects, expect_ok", [((), True), (("clock_drift_excessive",), False)],
                          ids=["ok", "clock_drift_excessive"])
 def test_clock_set_and_drift(world: Callable[..., LiveBench], defects: tuple[str, ...],

@@ -35,7 +35,7 @@ def lab_key(tmp_path: Path) -> tuple[Path, Path]:
 
 
 @pytest.fixture
-def evidence(tmp_path: Path) -> Path:
+def sealed_run(tmp_path: Path) -> Path:
     """A sealed synthetic run with a raw capture and a log beside the journal, and its reports
     in every registered format."""
     directory = tmp_path / "evidence"
@@ -54,9 +54,9 @@ def evidence(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def bundle(evidence: Path, lab_key: tuple[Path, Path], tmp_path: Path) -> Path:
+def bundle(sealed_run: Path, lab_key: tuple[Path, Path], tmp_path: Path) -> Path:
     out = tmp_path / "bundle.tar"
-    create_bundle(evidence, lab_key[0], out)
+    create_bundle(sealed_run, lab_key[0], out)
     return out
 
 
@@ -64,7 +64,7 @@ def check(bundle: Path, public: Path, verdicts: bool = True) -> dict:
     return verify_target(bundle, public, verdicts=verdicts)
 
 
-def test_a_bundle_holds_the_evidence_the_catalog_and_a_signed_manifest(bundle, lab_key, evidence):
+def test_a_bundle_holds_the_evidence_the_catalog_and_a_signed_manifest(bundle, lab_key, sealed_run):
     members = read_members(bundle)
     names = list(members)
     assert names[0] == MANIFEST and names[-1] == SIGNATURE
@@ -92,13 +92,13 @@ def test_a_bundle_holds_the_evidence_the_catalog_and_a_signed_manifest(bundle, l
     assert "not certification evidence" in text
 
 
-def test_the_same_evidence_and_key_give_the_same_bytes(evidence, lab_key, tmp_path):
+def test_the_same_evidence_and_key_give_the_same_bytes(sealed_run, lab_key, tmp_path):
     first, second = tmp_path / "a.tar", tmp_path / "b.tar"
-    create_bundle(evidence, lab_key[0], first)
-    create_bundle(evidence, lab_key[0], second)
+    create_bundle(sealed_run, lab_key[0], first)
+    create_bundle(sealed_run, lab_key[0], second)
     assert first.read_bytes() == second.read_bytes()
     gz = tmp_path / "c.tar.gz"
-    create_bundle(evidence, lab_key[0], gz)
+    create_bundle(sealed_run, lab_key[0], gz)
     assert check(gz, lab_key[1])["ok"]
 
 
@@ -177,21 +177,21 @@ def test_a_bundle_without_its_signature_or_manifest_fails(bundle, lab_key, tmp_p
     assert not extra["ok"] and extra["manifest"]["unlisted"] == ["evidence/late.txt"]
 
 
-def test_a_verdict_edited_by_hand_is_found_by_re_deriving(evidence, lab_key, tmp_path):
+def test_a_verdict_edited_by_hand_is_found_by_re_deriving(sealed_run, lab_key, tmp_path):
     """The lab edits a report (failed -> passed) and signs the bundle: the signature and every
     digest verify, the journal is intact — and the re-derived verdict disagrees."""
-    path = evidence / "reports" / "report-EU.json"
+    path = sealed_run / "reports" / "report-EU.json"
     report = json.loads(path.read_text())
     entry = next(r for r in report["requirements"] if r["id"] == FAILING)
     assert entry["status"] == "failed"
     entry["status"] = "passed"
     path.write_text(json.dumps(report, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
-    junit = evidence / "reports" / "junit.xml"
+    junit = sealed_run / "reports" / "junit.xml"
     junit.write_text(junit.read_text().replace('<failure message="expected exception 01',
                                                '<system-out message="expected exception 01')
                      .replace("</failure>", "</system-out>"))
     out = tmp_path / "edited.tar"
-    create_bundle(evidence, lab_key[0], out)
+    create_bundle(sealed_run, lab_key[0], out)
 
     result = check(out, lab_key[1])
     assert result["signature"]["ok"] and result["manifest"]["ok"] and result["journal"]["ok"]
@@ -206,12 +206,12 @@ def test_a_verdict_edited_by_hand_is_found_by_re_deriving(evidence, lab_key, tmp
     assert "VERDICT: NOT VERIFIED" in text
 
 
-def test_an_html_report_edited_by_hand_differs_from_the_re_derived_one(evidence, lab_key,
+def test_an_html_report_edited_by_hand_differs_from_the_re_derived_one(sealed_run, lab_key,
                                                                           tmp_path):
-    page = evidence / "reports" / "report-EU.html"
+    page = sealed_run / "reports" / "report-EU.html"
     page.write_text(page.read_text().replace("failed", "passed"))
     out = tmp_path / "edited.tar"
-    create_bundle(evidence, lab_key[0], out)
+    create_bundle(sealed_run, lab_key[0], out)
     result = check(out, lab_key[1])
     assert not result["ok"]
     assert [m["file"] for m in result["verdicts"]["mismatches"]] == ["reports/report-EU.html"]
@@ -232,11 +232,11 @@ def test_an_interrupted_run_is_bundled_and_verify_says_where_it_stopped(tmp_path
     assert "(observation," in text
 
 
-def test_a_broken_journal_is_not_bundled(evidence, lab_key, tmp_path):
-    journal = evidence / "journal.jsonl"
+def test_a_broken_journal_is_not_bundled(sealed_run, lab_key, tmp_path):
+    journal = sealed_run / "journal.jsonl"
     journal.write_bytes(journal.read_bytes().replace(b'"seed":1', b'"seed":2'))
     with pytest.raises(BundleError, match="broken"):
-        create_bundle(evidence, lab_key[0], tmp_path / "x.tar")
+        create_bundle(sealed_run, lab_key[0], tmp_path / "x.tar")
 
 
 def test_keys(tmp_path, lab_key):
@@ -260,17 +260,17 @@ def test_a_report_of_a_market_the_run_did_not_select_is_re_derived_too(lab_key, 
     """`hilbench report --markets UK` after an EU-only run adds report-UK.json: its verdicts
     are checked like the others, and a forged report for a market the catalog lacks is a
     mismatch."""
-    evidence = tmp_path / "eu-only"
-    standard_run(evidence, markets=["EU"]).finish()
-    build_reports(evidence)
-    assert not (evidence / "reports" / "report-UK.json").exists()
-    build_reports(evidence, tmp_path / "later", markets=["UK"], formats=["json"])
+    sealed_run = tmp_path / "eu-only"
+    standard_run(sealed_run, markets=["EU"]).finish()
+    build_reports(sealed_run)
+    assert not (sealed_run / "reports" / "report-UK.json").exists()
+    build_reports(sealed_run, tmp_path / "later", markets=["UK"], formats=["json"])
     report = json.loads((tmp_path / "later" / "report-UK.json").read_text())
     report["summary"]["status"]["passed"] += 1
-    (evidence / "reports" / "report-UK.json").write_text(json.dumps(report))
-    (evidence / "reports" / "report-ZZ.json").write_text("{}")
+    (sealed_run / "reports" / "report-UK.json").write_text(json.dumps(report))
+    (sealed_run / "reports" / "report-ZZ.json").write_text("{}")
     out = tmp_path / "extra.tar"
-    create_bundle(evidence, lab_key[0], out)
+    create_bundle(sealed_run, lab_key[0], out)
     mismatches = {(m["file"], m["item"]) for m in check(out, lab_key[1])["verdicts"]["mismatches"]}
     assert mismatches == {("reports/report-UK.json", "count of requirements passed"),
                           ("reports/report-ZZ.json", "(whole file)")}
