@@ -17,9 +17,9 @@ from typing import Any, Callable, Iterator
 
 import pytest
 
-from hilbench import ConfigError, DeviceTimeout, HarnessError, TransportError
+from hilbench import ConfigError, DeviceTimeout, HarnessError
 from hilbench.bench import embedded_profile_dir, load_bench
-from hilbench.live import LiveBench
+from hilbench.live import LiveBench, until
 from hilbench.protocols import Iec62056Device, Meter, PowerSupply, PulseCounter, ReferenceSource
 
 PROFILES = embedded_profile_dir()
@@ -70,26 +70,6 @@ def world(tmp_path: Path) -> Iterator[Callable[..., LiveBench]]:
         bench.stop()
 
 
-def until(condition: Callable[[], Any], within: float, what: str,
-          bench: LiveBench | None = None) -> Any:
-    """Polls `condition` (each call a device exchange with its own deadline) until truthy. A
-    rebooted device resets TCP connections from before its power cut, as a real one does:
-    the lost transport is healed (reconnected on the next exchange), as between tests."""
-    deadline = time.monotonic() + within
-    while True:
-        try:
-            result = condition()
-        except DeviceTimeout:
-            result = None
-        except TransportError:
-            if bench is None:
-                raise
-            bench.heal()
-            result = None
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {within} s: {what}")
 
 
 def parts(bench: LiveBench) -> tuple[Any, Any, Any]:

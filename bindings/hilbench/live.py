@@ -19,13 +19,14 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, TypeVar
 
-from ._core import ConfigError
+from ._core import ConfigError, DeviceTimeout, TransportError
 from .drivers import DRIVERS, Driver
 from .emulation import (ChildProcess, adapter_serial, optical_adapter_serial, start_emulator,
                         start_presenter)
@@ -239,3 +240,27 @@ def resources_from_ready(device: DeviceSpec, ready: dict[str, Any]) -> dict[str,
         if isinstance(announced, dict):
             resources[kind] = RESOURCE_KINDS.get(kind).from_ready(announced, device.profile)
     return resources
+
+
+def until(condition: Callable[[], Any], within: float, what: str,
+          bench: LiveBench | None = None) -> Any:
+    """Polls `condition` (each call a device exchange with its own deadline) until it returns
+    something truthy, and returns that; AssertionError naming `what` after `within` seconds.
+    A device that does not answer yet counts as not yet. A rebooted device resets connections
+    from before its power cut, as a real one does: with `bench`, lost transports are healed
+    (reconnected on the next exchange), as between tests; without, a lost link is raised."""
+    deadline = time.monotonic() + within
+    while True:
+        try:
+            result = condition()
+        except DeviceTimeout:
+            result = None
+        except TransportError:
+            if bench is None:
+                raise
+            bench.heal()
+            result = None
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {within} s: {what}")

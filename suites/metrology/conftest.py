@@ -11,11 +11,11 @@ from typing import Any, Iterator
 
 import pytest
 
-from hilbench.live import LiveBench
+from hilbench.live import LiveBench, until
 from hilbench.protocols import Meter, PowerSupply, ReferenceSource
 from hilbench_pytest import require
 
-from metrology_suite import BOOT_ALLOWANCE_S, MeterBench, meter_bench, until
+from metrology_suite import BOOT_ALLOWANCE_S, MeterBench, meter_bench
 
 
 @pytest.fixture

@@ -24,7 +24,7 @@ from typing import Any, Callable
 
 import pytest
 
-from hilbench import DeviceTimeout, TransportError, accuracy_classes
+from hilbench import accuracy_classes
 from hilbench.accuracy_classes import ClassTable, LimitRow
 from hilbench.live import LiveBench
 from hilbench.measure import certificate, rectangular, resolution
@@ -248,22 +248,3 @@ def energy_type_b(metering: MeterBench, reference_wh: float,
 # profile ([power] boot_delay_ms); this covers it plus a few timed-out polls on a loaded host.
 BOOT_ALLOWANCE_S = 5.0
 
-def until(condition: Callable[[], Any], within: float, what: str, bench: Any) -> Any:
-    """Polls `condition` (each call a device exchange with its own deadline) until truthy.
-    A rebooted device resets connections from before its cut, as a real one does: lost
-    transports are healed (reconnected on the next exchange), as between tests."""
-    deadline = time.monotonic() + within
-    while True:
-        try:
-            result = condition()
-        except DeviceTimeout:
-            result = None
-        except TransportError:
-            if bench is None:  # nothing to heal: a lost link is the caller's error
-                raise
-            bench.heal()
-            result = None
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {within} s: {what}")

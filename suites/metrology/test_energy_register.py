@@ -9,7 +9,8 @@ import pytest
 
 from hilbench import DeviceTimeout
 
-from metrology_suite import BOOT_ALLOWANCE_S, until
+from hilbench.live import until
+from metrology_suite import BOOT_ALLOWANCE_S
 
 
 @pytest.mark.requirement("HB-METER-NV")

@@ -10,12 +10,13 @@ import math
 
 import pytest
 
+from hilbench.live import until
 from hilbench.measure import Declared
 
 from metrology_suite import (BOOT_ALLOWANCE_S, EDITION, ELEMENTS, NO_LOAD_MARGIN, READINGS,
                              SHORT_ENERGY_S, SHORT_NO_LOAD_S, SHORT_PULSES, SHORT_STARTING_PULSES,
                              MeterBench, count_energy, current_of, energy_type_b, load_points,
-                             point_id, power_readings, power_type_b, pulses_needed, until,
+                             point_id, power_readings, power_type_b, pulses_needed,
                              watch_pulses)
 
 NO_CURRENT_FRACTION = 0.001  # of Ib: below any class's starting current (0.001 Ib is 0.1 S's)
