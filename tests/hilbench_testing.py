@@ -155,3 +155,37 @@ class DroppingProxy:
         self.listener.close()
         self.control.close()
         self.drop()
+
+
+def wired_meter_bench(path: Path, meter_profile: Path, meter_defects: tuple[str, ...] = (),
+                      serial: bool = False, name: str = "world") -> Path:
+    """Writes a bench file with a meter (the DUT, `meter_profile`) powered by the PSU-2 and with
+    its terminals on the RS-3, all emulated (the meter's RTU face only with `serial`)."""
+    from hilbench.bench import embedded_profile_dir
+
+    profiles = embedded_profile_dir()
+    knobs = ", ".join(f'"{d}"' for d in meter_defects)
+    path.write_text(f'''schema = 1
+name = "{name}"
+[[devices]]
+profile = "{meter_profile}"
+driver = "modbus-meter"
+role = "dut"
+powered_by = "psu2"
+terminals = "rs3"
+[devices.emulator]
+defects = [{knobs}]
+serial = {"true" if serial else "false"}
+[[devices]]
+profile = "{profiles / 'psu2-power-supply.toml'}"
+driver = "scpi-psu"
+[devices.emulator]
+serial = false
+[[devices]]
+profile = "{profiles / 'rs3-reference-source.toml'}"
+driver = "scpi-source"
+[devices.emulator]
+serial = false
+''')
+    return path
+

@@ -25,7 +25,7 @@ from hilbench.emulation import find_tool
 from hilbench.measure import rederive
 from hilbench_reports.evidence import read_run
 
-from hilbench_testing import load_report, requirement_statuses, run_pytest
+from hilbench_testing import load_report, requirement_statuses, run_pytest, wired_meter_bench
 
 PROFILES = embedded_profile_dir()
 METROLOGY = {"IEC62053-21-ERR", "IEC62053-21-START", "IEC62053-21-NOLOAD"}
@@ -60,31 +60,8 @@ def meter_profile(tmp_path: Path) -> Path:
 
 
 def bench_file(tmp_path: Path, knobs: tuple[str, ...]) -> Path:
-    defects = ", ".join(f'"{k}"' for k in knobs)
-    path = tmp_path / "bench.toml"
-    path.write_text(f'''schema = 1
-name = "metrology"
-[[devices]]
-profile = "{meter_profile(tmp_path)}"
-driver = "modbus-meter"
-role = "dut"
-powered_by = "psu2"
-terminals = "rs3"
-[devices.emulator]
-defects = [{defects}]
-serial = false
-[[devices]]
-profile = "{PROFILES / 'psu2-power-supply.toml'}"
-driver = "scpi-psu"
-[devices.emulator]
-serial = false
-[[devices]]
-profile = "{PROFILES / 'rs3-reference-source.toml'}"
-driver = "scpi-source"
-[devices.emulator]
-serial = false
-''')
-    return path
+    return wired_meter_bench(tmp_path / "bench.toml", meter_profile(tmp_path), knobs,
+                             name="metrology")
 
 
 def run_suite(tmp_path: Path, knobs: tuple[str, ...]) -> tuple[subprocess.CompletedProcess[str], Path]:

@@ -22,37 +22,15 @@ from hilbench.bench import embedded_profile_dir, load_bench
 from hilbench.live import LiveBench, until
 from hilbench.protocols import Iec62056Device, Meter, PowerSupply, PulseCounter, ReferenceSource
 
+from hilbench_testing import wired_meter_bench
+
 PROFILES = embedded_profile_dir()
 TIMEOUT = 0.5  # per-transaction deadline of the drivers here, seconds
 
 
 def wired_bench(tmp_path: Path, meter_defects: tuple[str, ...] = (), serial: bool = False) -> Path:
-    knobs = ", ".join(f'"{d}"' for d in meter_defects)
-    text = f'''schema = 1
-name = "world"
-[[devices]]
-profile = "{PROFILES / 'em1-meter.toml'}"
-driver = "modbus-meter"
-role = "dut"
-powered_by = "psu2"
-terminals = "rs3"
-[devices.emulator]
-defects = [{knobs}]
-serial = {"true" if serial else "false"}
-[[devices]]
-profile = "{PROFILES / 'psu2-power-supply.toml'}"
-driver = "scpi-psu"
-[devices.emulator]
-serial = false
-[[devices]]
-profile = "{PROFILES / 'rs3-reference-source.toml'}"
-driver = "scpi-source"
-[devices.emulator]
-serial = false
-'''
-    path = tmp_path / "bench.toml"
-    path.write_text(text)
-    return path
+    return wired_meter_bench(tmp_path / "bench.toml", PROFILES / "em1-meter.toml", meter_defects,
+                             serial)
 
 
 @pytest.fixture
