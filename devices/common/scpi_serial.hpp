@@ -8,15 +8,14 @@
 // discarded up to its LF (and logged): a serial line has no connection to drop.
 // Ownership: the fd belongs to the caller and must outlive close(). Thread-safety: one
 // io_context thread.
-#include <array>
 #include <asio.hpp>
-#include <deque>
+#include <cstdint>
 #include <functional>
-#include <memory>
+#include <span>
 #include <string>
 
+#include "common/device_port.hpp"
 #include "common/scpi_engine.hpp"
-#include "common/uart_link.hpp"
 
 namespace hilbench::emu::scpi {
 
@@ -25,29 +24,18 @@ class SerialSession {
   static constexpr std::size_t max_message_bytes = 64 * 1024;
   SerialSession(asio::io_context& io, Engine& engine, int device_fd, bool presenter_link,
                 std::function<void(const std::string&)> log);
-  ~SerialSession();
   SerialSession(const SerialSession&) = delete;
   SerialSession& operator=(const SerialSession&) = delete;
-  void close();
+  void close() { port_.close(); }
 
  private:
-  void read_next();
-  void on_bytes(const std::uint8_t* bytes, std::size_t count);
-  void send(const std::string& text);
-  void write_next();
+  void on_bytes(std::span<const std::uint8_t> bytes);
 
-  asio::posix::stream_descriptor port_;
-  asio::steady_timer retry_timer_;
   Engine& engine_;
   std::function<void(const std::string&)> log_;
-  bool presenter_link_;
-  std::array<std::uint8_t, uart_link::max_packet> buffer_{};
   std::string message_;
-  bool discarding_ = false;           ///< the rest of an over-long message, up to its LF
-  std::deque<std::string> outgoing_;  ///< packets (presenter link) or raw text
-  bool writing_ = false;
-  bool closed_ = false;
-  std::shared_ptr<int> alive_ = std::make_shared<int>(0);
+  bool discarding_ = false;  ///< the rest of an over-long message, up to its LF
+  DevicePort port_;          ///< last: destroyed (its reads cancelled) first
 };
 
 }  // namespace hilbench::emu::scpi

@@ -1,22 +1,11 @@
 #include "transmitter/endpoints.hpp"
 
-#include <fmt/format.h>
-
-#include <cerrno>
-
-#include "common/uart_link.hpp"
-
 namespace hilbench::emu::transmitter {
 
 namespace {
-constexpr auto hangup_retry_interval = std::chrono::milliseconds{10};
 constexpr std::size_t max_rtu_frame = 256;
 constexpr std::size_t max_queued_replies = 64;
 constexpr unsigned fixed_silence_above_baud = 19200;
-
-bool is_hangup(const std::error_code& error) {
-  return error == asio::error::eof || error.value() == EIO;
-}
 }  // namespace
 
 std::chrono::nanoseconds frame_silence(const SerialSettings& serial) {
@@ -27,16 +16,16 @@ std::chrono::nanoseconds frame_silence(const SerialSettings& serial) {
 
 SerialEndpoint::SerialEndpoint(asio::io_context& io, Model& model, int device_fd, LogSink log,
                                bool presenter_link)
-    : port_(io, device_fd),
-      silence_timer_(io),
-      retry_timer_(io),
+    : silence_timer_(io),
       rtu_(model),
       ascii_(model),
-      log_(std::move(log)),
-      presenter_link_(presenter_link),
+      log_(log),
       ascii_mode_(model.profile().protocol == Protocol::ascii),
-      silence_(frame_silence(model.profile().serial)) {
-  read_next();
+      silence_(frame_silence(model.profile().serial)),
+      port_(
+          io, device_fd, presenter_link, log, [this](auto bytes) { on_bytes(bytes); },
+          [this] { pending_.clear(); }, max_queued_replies) {
+  port_.start();
 }
 
 SerialEndpoint::~SerialEndpoint() { close(); }
@@ -44,50 +33,19 @@ SerialEndpoint::~SerialEndpoint() { close(); }
 void SerialEndpoint::close() {
   if (closed_) return;
   closed_ = true;
-  std::error_code ignored;
   silence_timer_.cancel();
-  retry_timer_.cancel();
-  port_.cancel(ignored);
-  port_.release();  // the fd belongs to the caller
+  port_.close();
 }
 
-void SerialEndpoint::read_next() {
-  port_.async_read_some(asio::buffer(read_buffer_), [this, alive = std::weak_ptr<int>(alive_)](
-                                                        std::error_code error, std::size_t count) {
-    if (alive.expired() || closed_ || error == asio::error::operation_aborted) return;
-    if (error && presenter_link_) {
-      log_("the presenter closed the serial port; serving no serial side");
-      closed_ = true;
-      return;
-    }
-    if (error) {
-      if (!is_hangup(error)) log_(fmt::format("serial read failed: {}", error.message()));
-      pending_.clear();
-      retry_timer_.expires_after(hangup_retry_interval);
-      retry_timer_.async_wait([this, alive](std::error_code timer_error) {
-        if (!timer_error && !alive.expired() && !closed_) read_next();
-      });
-      return;
-    }
-    if (!presenter_link_)
-      on_bytes(read_buffer_.data(), count);
-    else if (count > 0 && read_buffer_[0] == static_cast<std::uint8_t>(uart_link::data))
-      on_bytes(read_buffer_.data() + 1, count - 1);
-    // 'L' packets (the host's line settings) need no action: the presenter models mismatches.
-    read_next();
-  });
-}
-
-void SerialEndpoint::on_bytes(const std::uint8_t* bytes, std::size_t count) {
-  if (count == 0) return;
+void SerialEndpoint::on_bytes(std::span<const std::uint8_t> bytes) {
+  if (bytes.empty()) return;
   if (powered_ && !powered_()) {  // unpowered: the line goes nowhere
     pending_.clear();
     discarding_ = false;
     return;
   }
   if (ascii_mode_) {
-    for (std::size_t index = 0; index < count; ++index) {
-      const std::uint8_t byte = bytes[index];
+    for (const std::uint8_t byte : bytes) {
       if (byte == '\n') {
         if (!discarding_) {
           const std::string reply =
@@ -110,8 +68,8 @@ void SerialEndpoint::on_bytes(const std::uint8_t* bytes, std::size_t count) {
     }
     return;
   }
-  if (pending_.size() + count <= max_rtu_frame)
-    pending_.insert(pending_.end(), bytes, bytes + count);
+  if (pending_.size() + bytes.size() <= max_rtu_frame)
+    pending_.insert(pending_.end(), bytes.begin(), bytes.end());
   silence_timer_.expires_after(silence_);
   silence_timer_.async_wait([this, alive = std::weak_ptr<int>(alive_),
                              generation = ++silence_generation_](std::error_code error) {
@@ -126,38 +84,6 @@ void SerialEndpoint::on_frame_silence() {
   if (auto reply = rtu_.handle_frame(frame, Clock::now())) send(*reply);
 }
 
-void SerialEndpoint::send(const Bytes& reply) {
-  if (outgoing_.size() >= max_queued_replies) {
-    log_("serial replies are not being read; dropping one");
-    return;
-  }
-  Bytes packet;
-  if (presenter_link_) packet.push_back(static_cast<std::uint8_t>(uart_link::data));
-  packet.insert(packet.end(), reply.begin(), reply.end());
-  outgoing_.push_back(std::move(packet));
-  if (!writing_) write_next();
-}
-
-void SerialEndpoint::write_next() {
-  if (outgoing_.empty()) {
-    writing_ = false;
-    return;
-  }
-  writing_ = true;
-  asio::async_write(port_, asio::buffer(outgoing_.front()),
-                    [this, alive = std::weak_ptr<int>(alive_)](std::error_code error, std::size_t) {
-                      if (alive.expired() || closed_ || error == asio::error::operation_aborted)
-                        return;
-                      if (error) {
-                        if (!is_hangup(error))
-                          log_(fmt::format("serial write failed: {}", error.message()));
-                        outgoing_.clear();
-                        writing_ = false;
-                        return;
-                      }
-                      outgoing_.pop_front();
-                      write_next();
-                    });
-}
+void SerialEndpoint::send(const Bytes& reply) { port_.send(reply); }
 
 }  // namespace hilbench::emu::transmitter

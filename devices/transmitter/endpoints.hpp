@@ -9,14 +9,15 @@
 // Over a hilbench-presenter link (common/uart_link.hpp) the presenter paces the line and
 // models framing mismatches; on a raw fd (--serial, --serial-fd) replies are written at
 // once, unpaced. While nobody holds a raw tty open (EIO) the endpoint retries every 10 ms.
-#include <array>
 #include <asio.hpp>
 #include <chrono>
-#include <deque>
+#include <cstdint>
 #include <functional>
 #include <memory>
+#include <span>
 #include <string>
 
+#include "common/device_port.hpp"
 #include "transmitter/server.hpp"
 
 namespace hilbench::emu::transmitter {
@@ -40,30 +41,23 @@ class SerialEndpoint {
   void set_gate(std::function<bool()> powered) { powered_ = std::move(powered); }
 
  private:
-  void read_next();
-  void on_bytes(const std::uint8_t* bytes, std::size_t count);
+  void on_bytes(std::span<const std::uint8_t> bytes);
   void on_frame_silence();
   void send(const Bytes& reply);
-  void write_next();
 
-  asio::posix::stream_descriptor port_;
   asio::steady_timer silence_timer_;
-  asio::steady_timer retry_timer_;
   ModbusRtuEngine rtu_;
   AsciiEngine ascii_;
   LogSink log_;
   std::function<bool()> powered_;
-  bool presenter_link_;
   bool ascii_mode_;
   std::chrono::nanoseconds silence_;
-  std::array<std::uint8_t, 4096> read_buffer_{};
   Bytes pending_;            ///< the frame or line being received
   bool discarding_ = false;  ///< ascii: the rest of an over-long line
   std::uint64_t silence_generation_ = 0;
-  std::deque<Bytes> outgoing_;
-  bool writing_ = false;
   bool closed_ = false;
   std::shared_ptr<int> alive_ = std::make_shared<int>(0);
+  DevicePort port_;  ///< last: destroyed (its reads cancelled) first
 };
 
 }  // namespace hilbench::emu::transmitter
