@@ -6,8 +6,9 @@ Must show (issue 11): with a known error model injected into the meter's profile
 ([[meter.errors]] rows, non-linearity, offset), the harness recovers the injected error at
 every load point within its stated expanded uncertainty U; and each metrology knob fails
 exactly its requirement (out_of_class_at_low_current: IEC62053-21-ERR at 5 % Ib only;
-creeps_at_no_load: IEC62053-21-NOLOAD only), every other metrology requirement passing.
-The three sessions run side by side (each mostly waits on pulse gates).
+creeps_at_no_load: IEC62053-21-NOLOAD only; register_disagrees_with_test_output:
+IEC62053-21-CONST only), every other metrology requirement passing. The sessions run side by
+side (each mostly waits on pulse gates).
 """
 
 from __future__ import annotations
@@ -76,7 +77,8 @@ def run_suite(tmp_path: Path, knobs: tuple[str, ...]) -> tuple[subprocess.Comple
 @pytest.fixture(scope="module")
 def sessions(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     variants = {"clean": (), "out_of_class_at_low_current": ("out_of_class_at_low_current",),
-                "creeps_at_no_load": ("creeps_at_no_load",)}
+                "creeps_at_no_load": ("creeps_at_no_load",),
+                "register_disagrees_with_test_output": ("register_disagrees_with_test_output",)}
     with ThreadPoolExecutor(max_workers=len(variants)) as pool:
         futures = {name: pool.submit(run_suite, tmp_path_factory.mktemp(name), knobs)
                    for name, knobs in variants.items()}
@@ -142,6 +144,8 @@ def test_every_measurement_re_derives_and_the_reports_show_it(sessions) -> None:
     ("out_of_class_at_low_current", {"test_error_within_class_at_load_point[0.05Ib-pf1]"},
      {"IEC62053-21-ERR"}),
     ("creeps_at_no_load", {"test_no_load_gives_at_most_one_pulse"}, {"IEC62053-21-NOLOAD"}),
+    ("register_disagrees_with_test_output", {"test_register_and_test_output_agree"},
+     {"IEC62053-21-CONST"}),
 ])
 def test_each_knob_fails_exactly_its_requirement(sessions, knob: str, failing_tests: set[str],
                                                  failing: set[str]) -> None:

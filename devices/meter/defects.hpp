@@ -9,7 +9,7 @@
 
 namespace hilbench::emu::meter {
 
-inline constexpr std::array<DefectInfo, 34> defect_table{{
+inline constexpr std::array<DefectInfo, 35> defect_table{{
     {"illegal_address_returns_data",
      "reads of unmapped addresses return 0 and writes to them are acknowledged, instead of "
      "exception 02",
@@ -107,6 +107,10 @@ inline constexpr std::array<DefectInfo, 34> defect_table{{
      "with voltage applied and no current (below the starting current) the meter registers "
      "50 W per phase instead of the profile's creep_w",
      "IEC62053-21-NOLOAD: at most one test-output pulse with voltage and no current"},
+    {"register_disagrees_with_test_output",
+     "the active-import energy register advances 0.5 % slower than the test output (pulses) and "
+     "the power the meter measures, as with a wrong register constant",
+     "IEC62053-21-CONST: the register and the test output agree (meter constant)"},
     {"clock_set_slips_an_hour",
      "a clock set through the clock register lands one hour later than the value written",
      "HB-CLOCK-SET: the clock reads back what was set"},

@@ -131,7 +131,8 @@ class LiveMeter {
     return {defects.has(meter_defect("out_of_class_at_low_current")),
             defects.has(meter_defect("loses_energy_on_power_cut")),
             defects.has(meter_defect("clock_drift_excessive")),
-            defects.has(meter_defect("creeps_at_no_load"))};
+            defects.has(meter_defect("creeps_at_no_load")),
+            defects.has(meter_defect("register_disagrees_with_test_output"))};
   }
   static double clock_now_s() {
     using namespace std::chrono;

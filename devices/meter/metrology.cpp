@@ -129,7 +129,8 @@ void Metrology::integrate(const Terminals& terminals, std::int64_t from_ns, std:
   const double active_wh = phase_count * one.active_w * hours;
   const double reactive_varh = phase_count * one.reactive_var * hours;
   if (active_wh >= 0) {
-    energy_.active_import_wh += active_wh;
+    // register_disagrees_with_test_output: the register, not the test output, is off.
+    energy_.active_import_wh += knobs_.register_slow ? active_wh * 0.995 : active_wh;
     import_since_start_wh_ += active_wh;
   } else {
     energy_.active_export_wh -= active_wh;

@@ -127,6 +127,7 @@ struct MetrologyKnobs {
   bool loses_energy_on_power_cut = false;
   bool clock_drift_excessive = false;  ///< drift 1 % (864 s/day) instead of the profile's
   bool creeps_at_no_load = false;      ///< 50 W per phase below the starting current
+  bool register_slow = false;          ///< the active-import register gets 99.5 % of the energy
 };
 
 class Metrology {

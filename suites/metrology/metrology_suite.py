@@ -8,7 +8,9 @@ research notes metrology §1.5-1.9):
 * error by energy: pulses counted by the source against the reference energy it applied,
   over a count of pulses chosen from the resolution the MPE needs (quantisation <= MPE / 10);
 * starting current: pulses must come (and keep coming) at Ist, PF 1;
-* no-load: at most one pulse at 1.15 Un, no current, over the standard's minimum duration.
+* no-load: at most one pulse at 1.15 Un, no current, over the standard's minimum duration;
+* meter constant: pulses of the test output against the energy register's advance, the gate
+  opened and closed on the register's own steps (so its resolution drops out), at Imax.
 
 Figures come from the class table (hilbench/metrology/*.toml) and the meter's profile, never
 from here. Durations can be shortened (--metrology-short); each measurement then records the
@@ -19,8 +21,9 @@ from __future__ import annotations
 
 import math
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import pytest
 
@@ -47,6 +50,7 @@ SHORT_PULSES = 100                  # energy-error pulses (full: 10 / MPE fracti
 SHORT_ENERGY_S = 10.0               # ... or as many as come in this time, if more
 SHORT_NO_LOAD_S = 10.0              # no-load window (full: 2 x the standard's minimum)
 SHORT_STARTING_PULSES = 1           # pulses required at Ist (full: 2: "starts and keeps")
+SHORT_CONSTANT_S = 20.0             # meter-constant gate (full: as long as pulses_needed takes)
 
 
 @dataclass
@@ -230,6 +234,51 @@ def watch_pulses(metering: MeterBench, seconds: float, enough: int | None = None
         if (enough is not None and count >= enough) or elapsed >= seconds:
             return count, elapsed
         gate(min(0.25, seconds - elapsed))
+
+
+@contextmanager
+def fastest_interface(meter: Any) -> Iterator[str | None]:
+    """Inside: a meter driver with several interfaces reads over TCP if the bench connects it.
+    A gate edge's bracket is one read loop: an RTU read at 9600 baud takes tens of ms (7 pulses
+    at Imax on the EM-1), a loopback TCP read about one."""
+    interfaces = list(getattr(meter, "interfaces", ()) or ())
+    if "tcp" not in interfaces or not hasattr(meter, "interface"):
+        yield None
+        return
+    previous = meter.interface
+    meter.interface = "tcp"
+    try:
+        yield "tcp"
+    finally:
+        meter.interface = previous
+
+
+def register_step(metering: MeterBench, within_s: float) -> tuple[float, int, int]:
+    """Waits for the meter's active-import register to step and returns (its reading in Wh,
+    the test-output pulse count read right after the read that showed the step, pulses between
+    that count and the one before): the step lies inside that bracket. Reads back to back."""
+    def reading() -> float:
+        return float(metering.meter.energy()["active_import_wh"])
+
+    first = reading()
+    before = metering.counter.pulse_count()
+    deadline = time.monotonic() + within_s
+    while True:
+        wh = reading()
+        count = metering.counter.pulse_count()
+        if wh != first:
+            return wh, count, count - before
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the energy register did not step within {within_s:.1f} s")
+        before = count
+
+
+def constant_type_b(pulses: int, brackets: list[int]) -> list[dict[str, Any]]:
+    """Percent of the pulse count: each gate edge (a register step) known to within its bracket
+    of pulses, plus the count's own resolution (one pulse) at each edge."""
+    return [rectangular(f"gate edge {i + 1} (register step between two pulse reads)",
+                        bracket / 2 / pulses * 100.0) for i, bracket in enumerate(brackets)] + [
+        resolution(f"pulse count at gate edge {i + 1}", 1 / pulses * 100.0) for i in range(2)]
 
 
 def energy_type_b(metering: MeterBench, reference_wh: float,

@@ -86,6 +86,33 @@ BOOST_AUTO_TEST_CASE(knobs) {
   BOOST_TEST(meter.clock_s(100 * second) == 1000.0 + 101.0, tt::tolerance(1e-9));
 }
 
+BOOST_AUTO_TEST_CASE(a_slow_register_lags_the_test_output_only) {
+  MetrologyKnobs knobs;
+  knobs.register_slow = true;
+  Metrology meter(spec(), knobs, {}, 0.0, 0);
+  meter.advance(load(10.0), 0);
+  meter.advance(load(10.0), hour);
+  BOOST_TEST(meter.energy().active_import_wh == 6900.0 * 0.995, tt::tolerance(1e-9));
+  BOOST_TEST(meter.pulses() == 6900);  // 1000 imp/kWh: the test output counts all of it
+  BOOST_TEST(meter.measure(load(10.0)).phases[0].active_w == 2300.0, tt::tolerance(1e-9));
+}
+
+BOOST_AUTO_TEST_CASE(knobs_switched_while_running_keep_the_clock_and_the_energy) {
+  MeterSpec s = spec();
+  s.clock_drift_ppm = 0.0;
+  Metrology meter(s, {}, {}, 1000.0, 0);
+  meter.advance(load(10.0), 0);
+  meter.advance(load(10.0), hour);
+  MetrologyKnobs knobs;
+  knobs.clock_drift_excessive = true;
+  knobs.register_slow = true;
+  meter.set_knobs(knobs, hour);
+  BOOST_TEST(meter.clock_s(hour) == 1000.0 + 3600.0, tt::tolerance(1e-9));  // no jump
+  BOOST_TEST(meter.clock_s(2 * hour) == 1000.0 + 3600.0 + 3600.0 * 1.01, tt::tolerance(1e-9));
+  meter.advance(load(10.0), 2 * hour);
+  BOOST_TEST(meter.energy().active_import_wh == 6900.0 + 6900.0 * 0.995, tt::tolerance(1e-9));
+}
+
 BOOST_AUTO_TEST_CASE(clock_drifts_by_its_ppm_and_can_be_set) {
   MeterSpec s = spec();
   s.clock_drift_ppm = 10.0;
