@@ -29,7 +29,7 @@ from hilbench_reports.evidence import read_run
 from hilbench_testing import load_report, requirement_statuses, run_pytest, wired_meter_bench
 
 PROFILES = embedded_profile_dir()
-METROLOGY = {"IEC62053-21-ERR", "IEC62053-21-START", "IEC62053-21-NOLOAD"}
+METROLOGY = {"IEC62053-21-ERR", "IEC62053-21-START", "IEC62053-21-NOLOAD", "IEC62053-21-CONST"}
 # The injected model: (current_min_a, current_max_a, pf_min, pf_max, gain_percent, offset_w)
 ERRORS = [(0.0, 0.4, 0.0, 1.0, 0.4, 0.0),
           (0.4, 61.0, 0.9, 1.0, 0.15, 0.0),
