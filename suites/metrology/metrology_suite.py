@@ -50,7 +50,7 @@ SHORT_PULSES = 100                  # energy-error pulses (full: 10 / MPE fracti
 SHORT_ENERGY_S = 10.0               # ... or as many as come in this time, if more
 SHORT_NO_LOAD_S = 10.0              # no-load window (full: 2 x the standard's minimum)
 SHORT_STARTING_PULSES = 1           # pulses required at Ist (full: 2: "starts and keeps")
-SHORT_CONSTANT_S = 20.0             # meter-constant gate (full: as long as pulses_needed takes)
+SHORT_CONSTANT_S = 40.0             # meter-constant gate (full: as long as pulses_needed takes)
 
 
 @dataclass
@@ -273,7 +273,7 @@ def register_step(metering: MeterBench, within_s: float) -> tuple[float, int, in
         before = count
 
 
-def constant_type_b(pulses: int, brackets: list[int]) -> list[dict[str, Any]]:
+def constant_type_b(pulses: float, brackets: list[int]) -> list[dict[str, Any]]:
     """Percent of the pulse count: each gate edge (a register step) known to within its bracket
     of pulses, plus the count's own resolution (one pulse) at each edge."""
     return [rectangular(f"gate edge {i + 1} (register step between two pulse reads)",

@@ -158,7 +158,8 @@ def test_register_and_test_output_agree(metering: MeterBench, evidence) -> None:
         start_wh, start_count, start_bracket = register_step(metering, step_s)
         gate(seconds - step_s)
         end_wh, end_count, end_bracket = register_step(metering, step_s)
-    pulses = end_count - start_count
+    # Each step lies inside its bracket: count between the brackets' middles.
+    pulses = (end_count - end_bracket / 2) - (start_count - start_bracket / 2)
     register_wh = end_wh - start_wh
     assert pulses > 0 and register_wh > 0, (pulses, register_wh)
     constant = pulses / (register_wh / 1000.0)
