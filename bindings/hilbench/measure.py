@@ -64,6 +64,12 @@ def resolution(name: str, step: float, sensitivity: float = 1.0) -> dict[str, An
             "sensitivity": float(sensitivity)}
 
 
+def expanded_uncertainty(type_b: Sequence[Mapping[str, Any]], k: float = 2.0) -> float:
+    """U of a budget of Type B inputs alone (no readings' scatter): what a measurement planned
+    with these inputs will state, e.g. to size a counting gate before opening it."""
+    return float(_core.measure.budget([0.0], [dict(c) for c in type_b], k)["expanded"])
+
+
 @dataclass(frozen=True)
 class Declared:
     """What is measured and how it is judged. `lower`/`upper` bound the tolerance interval

@@ -209,6 +209,11 @@ class Meter(Device, Protocol):
         """The cumulative energy registers, in watt-hours / var-hours."""
         ...
 
+    def active_import_wh(self) -> float:
+        """The active-import register alone, in watt-hours: one read where the protocol allows
+        it, so a counting gate opened on the register's step is timed by that read only."""
+        ...
+
     def read_clock(self) -> datetime:
         """The meter's clock, UTC."""
         ...

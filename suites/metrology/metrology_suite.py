@@ -258,7 +258,7 @@ def register_step(metering: MeterBench, within_s: float) -> tuple[float, int, in
     the test-output pulse count read right after the read that showed the step, pulses between
     that count and the one before): the step lies inside that bracket. Reads back to back."""
     def reading() -> float:
-        return float(metering.meter.energy()["active_import_wh"])
+        return float(metering.meter.active_import_wh())
 
     first = reading()
     before = metering.counter.pulse_count()

@@ -11,7 +11,7 @@ import math
 import pytest
 
 from hilbench.live import until
-from hilbench.measure import Declared
+from hilbench.measure import Declared, expanded_uncertainty
 
 from metrology_suite import (BOOT_ALLOWANCE_S, EDITION, ELEMENTS, NO_LOAD_MARGIN, READINGS,
                              SETTLE_S, SHORT_CONSTANT_S, SHORT_ENERGY_S, SHORT_NO_LOAD_S,
@@ -139,6 +139,23 @@ def test_no_load_gives_at_most_one_pulse(metering: MeterBench, evidence) -> None
     assert measurement.passed, measurement.summary()
 
 
+PLANNED_U_OF_LIMIT = 0.7  # the constant's gate is sized so U comes to 70 % of its limit
+FULL_GATE_CEILING = 3.0  # the full method lengthens its gate to at most 3x its nominal length
+
+
+def constant_gate_s(nominal_s: float, full_s: float, rate: float, limit: float,
+                    first_bracket: int, short: bool) -> float:
+    """The meter-constant gate's length. U scales as 1 / pulses, and most of it is the two
+    edges' brackets, which a loaded host or a slow register read widens: after the first edge,
+    the gate is lengthened until edges as coarse as that one leave U at PLANNED_U_OF_LIMIT of
+    the limit — up to the full method's length when shortened, to FULL_GATE_CEILING x it
+    otherwise. Beyond that the result is journaled and reported inconclusive."""
+    u_per_pulse = expanded_uncertainty(constant_type_b(1.0, [first_bracket, first_bracket]))
+    wanted_s = u_per_pulse / (PLANNED_U_OF_LIMIT * limit) / rate
+    ceiling_s = full_s if short else FULL_GATE_CEILING * full_s
+    return max(nominal_s, min(wanted_s, ceiling_s))
+
+
 @pytest.mark.requirement("IEC62053-21-CONST")
 def test_register_and_test_output_agree(metering: MeterBench, evidence) -> None:
     """The meter constant: the test output's pulses against the energy register's advance, at
@@ -151,11 +168,13 @@ def test_register_and_test_output_agree(metering: MeterBench, evidence) -> None:
     true_w = metering.apply(metering.imax_a, "1")
     rate = metering.constant * true_w / 3.6e6  # pulses per second
     full = pulses_needed(limit)  # +-1 pulse <= 1/10 of the limit
-    seconds = min(full / rate, SHORT_CONSTANT_S) if metering.short else full / rate
+    full_s = full / rate
+    nominal_s = min(full_s, SHORT_CONSTANT_S) if metering.short else full_s
     step_s = 3.6e3 / true_w * 2 + 1.0  # two register steps (1 Wh each at the EM-1), and slack
     gate(SETTLE_S)
     with fastest_interface(metering.meter) as read_over:
         start_wh, start_count, start_bracket = register_step(metering, step_s)
+        seconds = constant_gate_s(nominal_s, full_s, rate, limit, start_bracket, metering.short)
         gate(seconds - step_s)
         end_wh, end_count, end_bracket = register_step(metering, step_s)
     # Each step lies inside its bracket: count between the brackets' middles.
@@ -181,8 +200,11 @@ def test_register_and_test_output_agree(metering: MeterBench, evidence) -> None:
                     "marked_constant_imp_per_kwh": metering.constant,
                     "edge_brackets_pulses": [start_bracket, end_bracket],
                     "register_read_over": read_over or "the meter's default interface",
-                    "pulses_for_resolution": full, "shortened": metering.short,
-                    **({"shortened_from": {"seconds": full / rate}} if metering.short else {})})
+                    "pulses_for_resolution": full, "gate_s": seconds,
+                    "gate_planned": {"nominal_s": nominal_s, "first_edge_bracket_pulses":
+                                     start_bracket, "planned_u_of_limit": PLANNED_U_OF_LIMIT},
+                    "shortened": seconds < full_s,
+                    **({"shortened_from": {"seconds": full_s}} if seconds < full_s else {})})
     if measurement.expanded_uncertainty >= limit:
         # U alone spans the tolerance: the gate edges were too coarse (a meter slow to read
         # its register) for this gate to decide either way. Journaled above; no verdict.

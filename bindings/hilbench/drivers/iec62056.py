@@ -154,6 +154,10 @@ class Iec62056MeterDriver(Driver):
                 "reactive_import_varh": number(values, ENERGY_OBIS["reactive_import_varh"]),
                 "reactive_export_varh": number(values, ENERGY_OBIS["reactive_export_varh"])}
 
+    def active_import_wh(self) -> float:
+        """Mode C has no single-register read: one whole data readout."""
+        return number(values_by_address(self.readout()), ENERGY_OBIS["active_import_wh"])
+
     def read_clock(self) -> datetime:
         values = values_by_address(self.readout())
         if CLOCK_TIME_OBIS not in values or CLOCK_DATE_OBIS not in values:

@@ -96,6 +96,9 @@ class ModbusMeterDriver(ModbusDriver):
                                reactive_import_varh=self._energy("reactive_import"),
                                reactive_export_varh=self._energy("reactive_export"))
 
+    def active_import_wh(self) -> float:
+        return self._energy("active_import")
+
     def _clock_registers(self) -> tuple[Register, Register | None]:
         name = self._named("clock")
         if name is None:
