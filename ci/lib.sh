@@ -10,6 +10,7 @@ HB_PYTHON="${HB_PYTHON:-python3}"
 HB_DEBIAN_PACKAGES=(
   build-essential cmake ninja-build pkg-config
   libboost-test-dev libserialport-dev libusb-1.0-0-dev umockdev libumockdev-dev
+  python3-gi gir1.2-umockdev-1.0  # tests/peers/usbtmc_gi_device.py: an independent USBTMC device
   libfmt-dev libssl-dev nlohmann-json3-dev libtomlplusplus-dev libcli11-dev libasio-dev
   clang-format clang libclang-rt-14-dev  # the last: libFuzzer + ASan runtimes (not pulled in without recommends)
   # reports/tests/test_browser.py: the HTML reports opened in headless Chromium (Selenium)

@@ -237,13 +237,27 @@ std::optional<Bytes> UsbtmcTransport::request_transfer(Deadline deadline) {
                                     h.transfer_size, settings_.max_transfer));
   }
   Bytes payload(first.data.begin() + header_size, first.data.end());
-  // A long transfer may come as several bulk transfers; only the first has a header.
+  // A USB transfer that filled its URB may go on in the next one (only the first has a
+  // header); one that came back short ended there (a short packet ends a bulk transfer,
+  // USB 2.0 5.8.3), so a payload still short of TransferSize is the device's error, not
+  // something to wait for.
+  std::size_t last_chunk = first.data.size();
   while (payload.size() < h.transfer_size) {
+    if (last_chunk < want) {
+      ++recoveries_;
+      last_recovery_ = "transfer ended short";
+      clear_with(Deadline::after(settings_.recovery_timeout));
+      throw ProtocolError({name(), "DEV_DEP_MSG_IN", deadline.budget()},
+                          fmt::format("the bulk-in transfer ended (short packet) after {} of "
+                                      "the {} bytes of its header's TransferSize",
+                                      payload.size(), h.transfer_size));
+    }
     UsbResult more = usb_->bulk_in(ep.bulk_in, want, deadline);
     if (more.status != UsbResult::Status::ok) {
       abort_bulk_in(tag);
       return std::nullopt;
     }
+    last_chunk = more.data.size();
     payload.insert(payload.end(), more.data.begin(), more.data.end());
   }
   payload.resize(h.transfer_size);  // alignment bytes dropped
