@@ -1,5 +1,7 @@
 """`hilbench bench check BENCH`: every device opened, its identity read, calibrations checked;
-one row per device; non-zero exit when anything is wrong."""
+one row per device, with the hardware discovery shows behind it (a serial port's USB adapter
+and a USB instrument in the same fields: VID:PID and serial); non-zero exit when anything is
+wrong."""
 
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from hilbench.bench import embedded_profile_dir, load_bench
 from hilbench.emulation import child_environment
 
 EM1 = embedded_profile_dir() / "em1-meter.toml"
+DMM = embedded_profile_dir() / "dmm6-reference.toml"
 
 
 def bench_check(bench: Path, *extra: str) -> subprocess.CompletedProcess[str]:
@@ -51,6 +54,41 @@ def test_a_healthy_bench_passes_with_identity_read_over_the_emulated_serial_port
     assert (row["model"], row["serial"], row["firmware"]) == (
         "EM-1 three-phase meter", "EM1-2026-000123", "1.4.2")
     assert any(e.startswith("/dev/tty") for e in row["endpoints"])  # the RTU port was opened
+
+
+def test_serial_adapters_and_usb_instruments_show_the_same_identity_fields(tmp_path):
+    """Issue 8: libserialport's port list and libusb's device list give one shape of identity,
+    so the check prints VID:PID and serial for the meter's RS-485 adapter and the DMM's USB."""
+    bench = tmp_path / "bench.toml"
+    bench.write_text(f"""schema = 1
+name = "usb-and-serial"
+[[devices]]
+name = "meter"
+profile = "{EM1}"
+[devices.emulator]
+tcp = false
+[[devices]]
+name = "dmm"
+profile = "{DMM}"
+[devices.emulator]
+serial = false
+tcp = false
+usb = true
+""")
+    result = bench_check(bench, "--json")
+    assert result.returncode == 0, result.stdout + result.stderr
+    rows = {row["device"]: row for row in json.loads(result.stdout)["devices"]}
+    adapter = next(h for h in rows["meter"]["hardware"] if h["resource"] == "serial")
+    [usb] = rows["dmm"]["hardware"]
+    assert set(adapter) == set(usb)
+    assert adapter["port"].startswith("/dev/tty") and adapter["transport"] == "usb"
+    assert adapter["usb_id"] and adapter["usb_serial"]
+    assert (usb["port"], usb["usb_id"], usb["usb_serial"]) == (None, "1209:0001",
+                                                               "DMM6-2026-000042")
+    text = bench_check(bench)
+    assert text.returncode == 0, text.stdout + text.stderr
+    assert f"on USB {adapter['usb_id']} serial {adapter['usb_serial']}" in text.stdout
+    assert "USB 1209:0001 serial DMM6-2026-000042" in text.stdout
 
 
 def test_an_overdue_calibration_and_a_wrong_identity_fail_the_check(tmp_path):

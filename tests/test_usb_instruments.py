@@ -1,6 +1,6 @@
 """The emulated reference DMM as a USB instrument (hilbench-emulator --usb): real libusb in
 this process (under the umockdev preload the plugin re-executes pytest with), USBTMC framed
-by hilbench.UsbtmcTransport, and the same SCPI driver as over TCP. Also: a bench file's
+by hilbench.UsbtmcTransport, and the same SCPI driver as over TCP and RS-232. Also: a bench file's
 `usb` resource by VISA resource string, the cross-check with PyVISA + pyvisa-py (pyusb over
 libusb) against the same device, and an unplug mid-read healed by the transport factory."""
 
@@ -34,8 +34,9 @@ RESOURCE = "USB0::0x1209::0x0001::DMM6-2026-000042::INSTR"
 
 def bench_file(tmp_path: Path, interface: str, defects: tuple[str, ...] = ()) -> Path:
     knobs = ", ".join(f'"{d}"' for d in defects)
-    # The DMM-6 also has an RS-232 face: off here, so each case reaches it one way only.
-    emulator = "serial = false\n" + ("tcp = true" if interface == "tcp" else "tcp = false\nusb = true")
+    # The DMM-6 has TCP, RS-232 and USB faces: one on in each case, so each reaches it one way.
+    emulator = "\n".join(f"{face} = {'true' if face == interface else 'false'}"
+                          for face in ("serial", "tcp", "usb"))
     path = tmp_path / "bench.toml"
     path.write_text(f'schema = 1\nname = "usb-dmm"\n\n[[devices]]\nprofile = "{DMM}"\n'
                     f'driver = "scpi-dmm"\n[devices.emulator]\ndefects = [{knobs}]\n{emulator}\n')
@@ -69,8 +70,9 @@ def usb_dmm(tmp_path: Path, in_preload: None) -> Iterator[ChildProcess]:
         emulator.stop()
 
 
-@pytest.mark.parametrize("interface", ["tcp", "usb"])
-def test_the_dmm_driver_runs_the_same_checks_over_tcp_and_usbtmc(live, interface: str) -> None:
+@pytest.mark.parametrize("interface", ["tcp", "serial", "usb"])
+def test_the_dmm_driver_runs_the_same_checks_over_tcp_serial_and_usbtmc(live, interface: str
+                                                                         ) -> None:
     dmm: Dmm = live(interface).find(Dmm)
     assert [e["kind"] for e in dmm.endpoints()] == [interface]
     identity = dmm.identify()
@@ -85,7 +87,8 @@ def test_the_dmm_driver_runs_the_same_checks_over_tcp_and_usbtmc(live, interface
     assert refused.value.code == -113
     exchanges = dmm.take_exchanges()
     transport = exchanges[0]["transport"]
-    assert transport.startswith("usbtmc:1209:0001:" if interface == "usb" else "tcp:127.0.0.1:")
+    assert transport.startswith({"usb": "usbtmc:1209:0001:", "tcp": "tcp:127.0.0.1:",
+                                 "serial": "serial:/dev/tty"}[interface]), transport
     assert [e["outcome"] for e in exchanges][-1] == "device_error"
 
 

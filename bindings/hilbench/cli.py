@@ -104,6 +104,7 @@ def _bench_check(args: argparse.Namespace) -> int:
     due before today."""
     from .bench import load_bench
     from .emulation import reexec_under_preload
+    from .resources import describe_hardware
 
     spec = load_bench(args.file)
     if args.offline:
@@ -123,10 +124,11 @@ def _bench_check(args: argparse.Namespace) -> int:
     else:
         print(f"bench '{spec.name}' ({spec.source})")
         header = ("device", "driver", "reachable", "model", "serial", "firmware",
-                  "calibration due", "problems")
+                  "calibration due", "hardware", "problems")
         table = [header] + [tuple(str(row[k]) if row[k] is not None else "-" for k in (
             "device", "driver", "reachable", "model", "serial", "firmware", "calibration_due"))
-            + ("; ".join(row["problems"]) or "ok",) for row in rows]
+            + ("; ".join(describe_hardware(h) for h in row["hardware"]) or "-",
+               "; ".join(row["problems"]) or "ok") for row in rows]
         widths = [max(len(line[i]) for line in table) for i in range(len(header) - 1)]
         for line in table:
             print("  " + "  ".join(cell.ljust(w) for cell, w in zip(line, widths)) + "  " + line[-1])
@@ -154,6 +156,18 @@ def _check_devices(spec: Any, timeout: float) -> list[dict[str, Any]]:
                 problems += [f"{key}: reports {reported[key]!r}, declared {declared[key]!r}"
                              for key in sorted(declared.keys() & reported.keys())
                              if reported[key] != declared[key]]
+                hardware = []
+                for resource in device.resources.values():
+                    try:
+                        found = resource.hardware()
+                    except HarnessError as error:
+                        problems.append(f"{resource.kind} discovery failed: {error}")
+                        continue
+                    if found is not None:
+                        hardware.append({"resource": resource.kind, **found})
+                    elif resource.kind in ("serial", "optical", "usb"):
+                        problems.append(f"{resource.kind} {resource.describe()['address']}: "
+                                        "not in the OS's device list")
                 calibration = device.spec.calibration
                 if calibration is not None and calibration.overdue_on(today):
                     problems.append(f"calibration {calibration.certificate} was due "
@@ -166,7 +180,7 @@ def _check_devices(spec: Any, timeout: float) -> list[dict[str, Any]]:
                     "serial": reported.get("serial_number"),
                     "firmware": reported.get("revision"),
                     "calibration_due": calibration.due.isoformat() if calibration else None,
-                    "identity": reported, "problems": problems})
+                    "hardware": hardware, "identity": reported, "problems": problems})
         finally:
             live.stop()
     return rows

@@ -14,7 +14,7 @@ from __future__ import annotations
 import abc
 import re
 from dataclasses import dataclass
-from typing import Any, ClassVar, Literal, cast
+from typing import Any, ClassVar, Literal, Mapping, TypedDict, cast
 
 from ._core import (
     ConfigError,
@@ -24,6 +24,8 @@ from ._core import (
     UsbtmcTransport,
     UsbTransport,
     find_serial_port,
+    list_serial_ports,
+    list_usb_devices,
 )
 from .emulation import use_umockdev_dir
 from .profile import PARITIES, DeviceProfile, SerialSettings
@@ -80,6 +82,42 @@ class Resource(abc.ABC):
     def needs_umockdev(self) -> bool:
         """True if this process must run under libumockdev-preload to reach the endpoint."""
         return False
+
+    def hardware(self) -> HardwareIdentity | None:
+        """What discovery reports of the hardware behind this resource now, in the same fields
+        for a serial port (libserialport's port list) and a USB device (libusb's): None where
+        there is no such hardware (a TCP endpoint) or discovery does not show it. Raises
+        HarnessError where discovery itself fails."""
+        return None
+
+
+class HardwareIdentity(TypedDict):
+    """One piece of bench hardware as discovery sees it. `usb_*` are None for a port that is
+    not on USB (a native UART): a serial port's are its USB adapter's."""
+
+    port: str | None  # the OS name of a serial port; None for a USB device
+    transport: str  # "usb", "native", "bluetooth", ... (libserialport's), "usb" for libusb's
+    usb_id: str | None  # "vvvv:pppp", hex
+    usb_serial: str | None
+    usb_manufacturer: str | None
+    usb_product: str | None
+    usb_bus: int | None
+    usb_address: int | None  # device number on the bus: changes on re-plug
+
+
+def _usb_id(vendor: int | None, product: int | None) -> str | None:
+    return f"{vendor:04x}:{product:04x}" if vendor is not None and product is not None else None
+
+
+def describe_hardware(identity: Mapping[str, Any]) -> str:
+    """"/dev/ttyUSB0 on USB 0403:6001 serial FT4ABC12", "USB 1209:0001 serial X", "/dev/ttyS0
+    (native)": one line for `hilbench bench check`."""
+    where = [identity["port"]] if identity["port"] else []
+    if identity["usb_id"] is None:
+        return " ".join(where + [f"({identity['transport']})"])
+    usb = f"USB {identity['usb_id']}" + (f" serial {identity['usb_serial']}"
+                                          if identity["usb_serial"] else "")
+    return " on ".join(where + [usb])
 
 
 def _is_resource_kind(item: object) -> bool:
@@ -198,6 +236,21 @@ class SerialPort(Resource):
 
     def needs_umockdev(self) -> bool:
         return self.umockdev_dir is not None
+
+    def hardware(self) -> HardwareIdentity | None:
+        if self.umockdev_dir:
+            use_umockdev_dir(self.umockdev_dir)
+        name = self.resolve()
+        for port in list_serial_ports():
+            if port["name"] == name:
+                return HardwareIdentity(
+                    port=name, transport=str(port["transport"]),
+                    usb_id=_usb_id(port["usb_vendor_id"], port["usb_product_id"]),
+                    usb_serial=port["usb_serial"] or None,
+                    usb_manufacturer=port["usb_manufacturer"] or None,
+                    usb_product=port["usb_product"] or None, usb_bus=port["usb_bus"],
+                    usb_address=port["usb_address"])
+        return None
 
 
 @dataclass(frozen=True)
@@ -331,6 +384,23 @@ class UsbDevice(Resource):
                 "settings": {**criteria, "protocol": self.protocol,
                              "umockdev": self.umockdev_dir is not None,
                              **({"interface": self.interface} if self.interface is not None else {})}}
+
+    def hardware(self) -> HardwareIdentity | None:
+        if self.umockdev_dir:
+            use_umockdev_dir(self.umockdev_dir)
+        wanted = {k: v for k, v in (("usb_id", (self.usb_id or "").lower() or None),
+                                    ("serial", self.serial), ("path", self.path)) if v}
+        for device in list_usb_devices():
+            seen = {"usb_id": _usb_id(device["vendor_id"], device["product_id"]),
+                    "serial": device["serial"], "path": device["path"]}
+            if all(seen[k] == v for k, v in wanted.items()):
+                return HardwareIdentity(
+                    port=None, transport="usb", usb_id=seen["usb_id"],
+                    usb_serial=device["serial"] or None,
+                    usb_manufacturer=device["manufacturer"] or None,
+                    usb_product=device["product"] or None, usb_bus=device["bus"],
+                    usb_address=device["address"])
+        return None
 
     def connect(self, timeout: float) -> Transport:
         if self.umockdev_dir:
