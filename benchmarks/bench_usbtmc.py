@@ -47,20 +47,26 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--n", type=int, default=500)
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--max-transfer", type=int, nargs="+", default=[65536, 4096, 1012],
+                        help="UsbtmcTransport read sizes to compare (check_errors off)")
     args = parser.parse_args()
     emulator = start_emulator(DMM, serial=False, usb=True, log_path=Path("/tmp/bench-usbtmc.log"))
     rows = []
     try:
         use_umockdev_dir(emulator.ready["usb"]["umockdev_dir"])
-        for check_errors in (True, False):
-            client = ScpiClient(UsbtmcTransport(UsbTransport(serial=SERIAL)), timeout=2.0,
-                                check_errors=check_errors)
-            label = "hilbench ScpiClient" + ("" if check_errors else " (check_errors off)")
+        # The harness's way (error queue drained), then PyVISA's (one round trip per query)
+        # at each REQUEST_DEV_DEP_MSG_IN size: umockdev copies the whole URB buffer each way.
+        variants = [(True, 65536)] + [(False, size) for size in args.max_transfer]
+        for check_errors, max_transfer in variants:
+            transport = UsbtmcTransport(UsbTransport(serial=SERIAL), max_transfer=max_transfer)
+            client = ScpiClient(transport, timeout=2.0, check_errors=check_errors)
+            label = "hilbench ScpiClient" + ("" if check_errors else " (check_errors off)") + \
+                f", max_transfer {max_transfer}"
             for query in ("*IDN?", "MEAS:VOLT:DC?"):
                 rows.append((label, query, *rate(lambda q=query: (client.query(q),
                                                                   client.take_exchanges()),
                                                  args.n, args.runs)))
-            del client
+            del client, transport
         import pyvisa  # noqa: PLC0415  (optional: only for the comparison)
         manager = pyvisa.ResourceManager("@py")
         instrument = manager.open_resource(RESOURCE, timeout=2000)
