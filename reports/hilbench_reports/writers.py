@@ -20,6 +20,7 @@ from hilbench.registry import Registry
 
 from .evidence import Run
 from .model import STATUS_LEGEND, STATUSES, record_view
+from .plots import requirement_figures
 from .requirement_catalog import Catalog
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -72,11 +73,16 @@ class HtmlWriter(ReportWriter):
         }
         written = [write_text(out / "index.html", env.get_template("index.html").render(
             summary=reports.summary, **common))]
+        figures: dict[str, list[dict[str, str]]] = {}  # a requirement's, drawn once per run
         for code, report in reports.reports.items():
             records = [record_view(reports.run.by_seq[seq]) for seq in report["appendix"]]
             by_id = {r["id"]: r for r in report["requirements"]}
+            for requirement in report["requirements"]:
+                if requirement["id"] not in figures:
+                    figures[requirement["id"]] = requirement_figures(requirement,
+                                                                     reports.run.by_seq)
             html = env.get_template("market.html").render(report=report, records=records,
-                                                          by_id=by_id, **common)
+                                                          by_id=by_id, figures=figures, **common)
             written.append(write_text(out / f"report-{code}.html", html))
         for name, data in (("matrix", reports.matrix), ("iso30141", reports.iso30141)):
             written.append(write_text(out / f"{name}.html", env.get_template(
