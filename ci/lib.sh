@@ -15,6 +15,8 @@ HB_DEBIAN_PACKAGES=(
   clang-format clang libclang-rt-14-dev  # the last: libFuzzer + ASan runtimes (not pulled in without recommends)
   # reports/tests/test_browser.py: the HTML reports opened in headless Chromium (Selenium)
   chromium chromium-driver
+  # reports/tests/test_pdf.py: a page of the PDF report turned into PNG and text
+  poppler-utils libpango-1.0-0 libpangoft2-1.0-0  # the last two: WeasyPrint (the pdf writer)
 )
 
 hb_log() { printf '\033[1m[hilbench]\033[0m %s\n' "$*" >&2; }

@@ -8,6 +8,7 @@ writers put into `out_dir` (default EVIDENCE_DIR/reports):
   summary.json, report-<MARKET>.json   json: run, integrity and per-market counts; one per market
   matrix.json                          json: the matrix (hilbench_reports.matrix)
   iso30141.html, iso30141.json         the ISO/IEC 30141 view (hilbench_reports.iso30141)
+  report-<MARKET>.pdf                  pdf (opt-in, `formats=["pdf", ...]`): the HTML printed
 Inputs: the evidence directory, the catalog and the product file (EVIDENCE_DIR/product.toml
 or `product=`; hilbench_reports.product), whose SHA-256 every report records. Nothing depends
 on the clock, the host or other files: the same inputs give byte-identical outputs.
@@ -61,7 +62,8 @@ def build_reports(evidence_dir: Path, out_dir: Path | None = None,
 def select_formats(requested: list[str] | None) -> list[str]:
     known = REPORT_WRITERS.names()
     if requested is None:
-        return [*DEFAULT_FORMATS, *(name for name in known if name not in DEFAULT_FORMATS)]
+        return [*DEFAULT_FORMATS, *(name for name in known if name not in DEFAULT_FORMATS
+                                    and not REPORT_WRITERS.get(name).opt_in)]
     unknown = [f for f in requested if f not in known]
     if unknown:
         raise ReportError(f"unknown report format(s) {', '.join(unknown)} "

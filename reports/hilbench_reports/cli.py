@@ -20,7 +20,8 @@ def add_report_command(sub: Any) -> None:
     report.add_argument("--out", help="output folder (default EVIDENCE_DIR/reports)")
     report.add_argument("--markets", help="comma-separated market codes (default: all)")
     report.add_argument("--formats", help="comma-separated report writers (default: all "
-                                          "registered; see `hilbench plugins`)")
+                                          "registered but the opt-in pdf; see `hilbench "
+                                          "plugins`), e.g. html,json,pdf")
     report.add_argument("--product", help="product file: lab, customer, item, attestations "
                                           "(default: EVIDENCE_DIR/product.toml if present)")
     report.set_defaults(run=_report)

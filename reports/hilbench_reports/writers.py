@@ -42,6 +42,9 @@ class ReportSet:
 
 class ReportWriter(abc.ABC):
     name: ClassVar[str]  # the registry key, also accepted by `build_reports(formats=...)`
+    # Opt-in writers run only when asked for by name (`--formats`), never by default: the
+    # PDF costs seconds of CPU per market.
+    opt_in: ClassVar[bool] = False
 
     @abc.abstractmethod
     def write(self, reports: ReportSet, out: Path) -> list[Path]:
@@ -62,8 +65,24 @@ class HtmlWriter(ReportWriter):
     name = "html"
 
     def write(self, reports: ReportSet, out: Path) -> list[Path]:
-        env = _environment()
-        common = {
+        pages = HtmlPages(reports)
+        written = [write_text(out / "index.html", pages.index())]
+        for code in reports.reports:
+            written.append(write_text(out / f"report-{code}.html", pages.market(code)))
+        for name in ("matrix", "iso30141"):
+            written.append(write_text(out / f"{name}.html", pages.view(name)))
+        return written
+
+
+class HtmlPages:
+    """The HTML pages of a ReportSet, rendered on demand (the html and pdf writers share
+    them); a requirement's figures are drawn once for every market that lists it."""
+
+    def __init__(self, reports: ReportSet) -> None:
+        self.reports = reports
+        self.env = _environment()
+        self.figures: dict[str, list[dict[str, str]]] = {}
+        self.common = {
             "catalog": reports.catalog, "statuses": STATUSES, "status_legend": STATUS_LEGEND,
             "emulated_banner": EMULATED_BANNER, "journal": reports.integrity["journal"],
             "files": reports.integrity["files"], "evidence_ok": reports.integrity["ok"],
@@ -71,23 +90,27 @@ class HtmlWriter(ReportWriter):
             "stamp": EMULATED_BANNER if reports.summary.get("emulated") else "",
             "emulated_devices": reports.summary.get("emulated_devices", []),
         }
-        written = [write_text(out / "index.html", env.get_template("index.html").render(
-            summary=reports.summary, **common))]
-        figures: dict[str, list[dict[str, str]]] = {}  # a requirement's, drawn once per run
-        for code, report in reports.reports.items():
-            records = [record_view(reports.run.by_seq[seq]) for seq in report["appendix"]]
-            by_id = {r["id"]: r for r in report["requirements"]}
-            for requirement in report["requirements"]:
-                if requirement["id"] not in figures:
-                    figures[requirement["id"]] = requirement_figures(requirement,
-                                                                     reports.run.by_seq)
-            html = env.get_template("market.html").render(report=report, records=records,
-                                                          by_id=by_id, figures=figures, **common)
-            written.append(write_text(out / f"report-{code}.html", html))
-        for name, data in (("matrix", reports.matrix), ("iso30141", reports.iso30141)):
-            written.append(write_text(out / f"{name}.html", env.get_template(
-                f"{name}.html").render(view=data, summary=reports.summary, **common)))
-        return written
+
+    def index(self) -> str:
+        return self.env.get_template("index.html").render(summary=self.reports.summary,
+                                                          **self.common)
+
+    def market(self, code: str) -> str:
+        report = self.reports.reports[code]
+        records = [record_view(self.reports.run.by_seq[seq]) for seq in report["appendix"]]
+        by_id = {r["id"]: r for r in report["requirements"]}
+        for requirement in report["requirements"]:
+            if requirement["id"] not in self.figures:
+                self.figures[requirement["id"]] = requirement_figures(requirement,
+                                                                      self.reports.run.by_seq)
+        return self.env.get_template("market.html").render(
+            report=report, records=records, by_id=by_id, figures=self.figures, **self.common)
+
+    def view(self, name: str) -> str:
+        data = {"matrix": self.reports.matrix, "iso30141": self.reports.iso30141}[name]
+        return self.env.get_template(f"{name}.html").render(view=data,
+                                                             summary=self.reports.summary,
+                                                             **self.common)
 
 
 class JsonWriter(ReportWriter):
