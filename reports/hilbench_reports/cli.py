@@ -76,6 +76,40 @@ def add_compare_command(sub: Any) -> None:
     compare.set_defaults(run=_compare)
 
 
+def add_merge_command(sub: Any) -> None:
+    merge = sub.add_parser("merge", help="merge evidence folders (xdist workers, benches, a "
+                                         "re-test) into one, with provenance, and report it")
+    merge.add_argument("evidence_dirs", nargs="+", metavar="EVIDENCE_DIR")
+    merge.add_argument("-o", "--out", required=True, help="the merged evidence folder (new)")
+    merge.add_argument("--markets", help="comma-separated market codes (default: the union "
+                                         "the sources selected)")
+    merge.add_argument("--check", action="store_true",
+                       help="compare an existing merged folder (--out) with its sources "
+                            "record by record instead of merging")
+    merge.set_defaults(run=_merge)
+
+
+def _merge(args: argparse.Namespace) -> int:
+    from .merge import check_merged, merge_evidence
+
+    sources = [Path(d) for d in args.evidence_dirs]
+    try:
+        if args.check:
+            problems = check_merged(Path(args.out), sources)
+            for problem in problems:
+                print(problem)
+            print("the merge is faithful to its sources" if not problems else
+                  f"{len(problems)} problem(s)")
+            return 1 if problems else 0
+        merge_evidence(sources, Path(args.out))
+        for path in build_reports(Path(args.out), markets=_csv(args.markets, upper=True)):
+            print(path)
+    except ReportError as error:
+        print(f"hilbench merge: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def _compare(args: argparse.Namespace) -> int:
     from .compare import compare_runs, render_text
 

@@ -76,10 +76,15 @@ def run_header(run: Run, catalog: Catalog) -> dict[str, Any]:
         raw_bench = {}
     bench = {k: raw_bench.get(k) for k in ("name", "source", "sha256", "emulated")}
     recorded_catalog = started.get("catalog_version")
+    merged = merged_from(started)
+    first = [m["first_wall"] for m in merged if isinstance(m.get("first_wall"), str)]
+    last = [m["last_wall"] for m in merged if isinstance(m.get("last_wall"), str)]
     return {
         "run_id": started.get("run_id"),
-        "started": run.records[0].wall if run.records else None,
-        "finished": run.records[-1].wall if run.records else None,
+        # A merged run spans its sources' times, not the time of the merge.
+        "started": min(first) if first else run.records[0].wall if run.records else None,
+        "finished": max(last) if last else run.records[-1].wall if run.records else None,
+        "merged_from": merged,
         "hilbench_version": started.get("hilbench_version"),
         "python": started.get("python"),
         "platform": started.get("platform"),
@@ -93,6 +98,17 @@ def run_header(run: Run, catalog: Catalog) -> dict[str, Any]:
         "counts": finished.get("counts"),
         "run_started_seq": run.run_started.seq if run.run_started else None,
     }
+
+
+def merged_from(started: dict[str, Any]) -> list[dict[str, Any]]:
+    """The sources of a merged run (hilbench_reports.merge), as display data; [] otherwise."""
+    entries = started.get("merged_from")
+    if not isinstance(entries, list):
+        return []
+    keys = ("run", "folder", "run_id", "bench", "emulated", "journal", "head_hash", "records",
+            "first_wall", "last_wall")
+    return [{k: e.get(k) if isinstance(e.get(k), (str, int, bool)) or e.get(k) is None
+             else display(e.get(k)) for k in keys} for e in entries if isinstance(e, dict)]
 
 
 def _strings(value: Any) -> list[str] | None:
@@ -319,9 +335,13 @@ def spaced_hex(text: str) -> str:
 
 def _test_view(test: TestResult) -> dict[str, Any]:
     record = test.record
+    source = record.data.get("source")
     return {"nodeid": test.nodeid, "outcome": test.outcome, "message": test.message,
             "duration_s": test.duration_s, "seq": record.seq, "hash": record.hash,
-            "evidence": list(test.evidence)}
+            "evidence": list(test.evidence),
+            # In a merged run: which source run the test ran in.
+            "run": source.get("run") if isinstance(source, dict) and
+            isinstance(source.get("run"), int) else None}
 
 
 def _test_seqs(test: TestResult) -> list[int]:
