@@ -251,15 +251,45 @@ class Unpacked:
     problems: list[str]  # members refused (links, absolute paths, duplicates)
 
 
-def unpack(bundle: Path, root: Path) -> Unpacked:
+@dataclass(frozen=True)
+class UnpackLimits:
+    """What an auditor's machine accepts from a bundle nobody vouches for yet (it is read
+    before its signature is checked): bounds on members, bytes per member, bytes in all (a
+    gzip bomb expands without end) and the two members read into memory. Counted as the
+    bytes actually come out of the archive, not as its headers claim. Far above a real
+    bundle: a run of 1,000,000 records is a journal of about 0.5 GB."""
+
+    members: int = 100_000
+    member_bytes: int = 8 << 30
+    total_bytes: int = 32 << 30
+    manifest_bytes: int = 64 << 20
+    signature_bytes: int = 64 << 10
+
+
+def _bounded_read(source: Any, limit: int, what: str) -> Iterator[bytes]:
+    """The member's bytes in chunks; BundleError as soon as more than `limit` came out."""
+    read = 0
+    for chunk in iter(lambda: source.read(_CHUNK), b""):
+        read += len(chunk)
+        if read > limit:
+            raise BundleError(f"{what}: more than {limit:,} bytes; refused (a bundle this "
+                              "large is not one hilbench makes)")
+        yield chunk
+
+
+def unpack(bundle: Path, root: Path, limits: UnpackLimits = UnpackLimits()) -> Unpacked:
     """Extracts the regular files of a bundle into `root`, hashing them as they are written.
-    Never follows or creates links, never writes outside `root`."""
+    Never follows or creates links, never writes outside `root`, never beyond `limits`
+    (BundleError naming the bound)."""
     digests: dict[str, str] = {}
     problems: list[str] = []
     manifest = signature = None
+    total = 0
     try:
         with tarfile.open(bundle, mode="r:*") as tar:
-            for info in tar:
+            for count, info in enumerate(tar, start=1):
+                if count > limits.members:
+                    raise BundleError(f"{bundle}: more than {limits.members:,} members; refused")
                 name = info.name
                 posix = PurePosixPath(name)
                 if not info.isfile():
@@ -272,7 +302,9 @@ def unpack(bundle: Path, root: Path) -> Unpacked:
                 source = tar.extractfile(info)
                 assert source is not None  # a regular file always has data
                 if name in (MANIFEST, SIGNATURE):
-                    data = source.read()
+                    limit = limits.manifest_bytes if name == MANIFEST else limits.signature_bytes
+                    data = b"".join(_bounded_read(source, limit, f"{bundle}: {name}"))
+                    total += len(data)
                     digests[name] = hashlib.sha256(data).hexdigest()
                     if name == MANIFEST:
                         manifest = data
@@ -283,7 +315,11 @@ def unpack(bundle: Path, root: Path) -> Unpacked:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 digest = hashlib.sha256()
                 with target.open("wb") as out:
-                    for chunk in iter(lambda: source.read(_CHUNK), b""):
+                    for chunk in _bounded_read(source, limits.member_bytes, f"{bundle}: {name}"):
+                        total += len(chunk)
+                        if total > limits.total_bytes:
+                            raise BundleError(f"{bundle}: more than {limits.total_bytes:,} bytes "
+                                              "in all; refused")
                         digest.update(chunk)
                         out.write(chunk)
                 digests[name] = digest.hexdigest()

@@ -5,6 +5,7 @@ insider re-signs), another key's signature, and a report whose verdict was edite
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import random
 import tarfile
@@ -18,7 +19,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hilbench_reports import build_reports
 from hilbench_reports.audit import describe, verify_target
 from hilbench_reports.bundle import (MANIFEST, SIGNATURE, BundleError, KeyFileError,
-                                     create_bundle, generate_key, load_private_key)
+                                     UnpackLimits, create_bundle, generate_key,
+                                     load_private_key, unpack)
 from hilbench_reports.cli import _bundle, _verify  # noqa: F401  (the commands themselves)
 
 from bundle_tools import journal_lines, read_members, tampered
@@ -274,3 +276,50 @@ def test_a_report_of_a_market_the_run_did_not_select_is_re_derived_too(lab_key, 
     mismatches = {(m["file"], m["item"]) for m in check(out, lab_key[1])["verdicts"]["mismatches"]}
     assert mismatches == {("reports/report-UK.json", "count of requirements passed"),
                           ("reports/report-ZZ.json", "(whole file)")}
+
+
+def _gzip_bomb(path: Path, name: str, size: int) -> Path:
+    """A tar.gz whose one member expands to `size` zero bytes (a few KB on disk)."""
+    class Zeros(io.RawIOBase):
+        def __init__(self, left: int) -> None:
+            self.left = left
+
+        def readable(self) -> bool:
+            return True
+
+        def readinto(self, buffer) -> int:  # type: ignore[no-untyped-def]
+            n = min(len(buffer), self.left)
+            buffer[:n] = bytes(n)
+            self.left -= n
+            return n
+
+    with tarfile.open(path, "w:gz") as tar:
+        info = tarfile.TarInfo(name)
+        info.size = size
+        tar.addfile(info, io.BufferedReader(Zeros(size)))
+    return path
+
+
+def test_a_bundle_beyond_the_unpack_limits_is_refused_before_it_fills_the_disk(tmp_path, lab_key):
+    """Issue 9: a bundle is read before its signature is checked, so a hostile one must not
+    fill memory or disk. The manifest (read into memory) is bounded; so are each member, all
+    members together and their number, counted as the bytes come out of the archive."""
+    _private, public = lab_key
+    bomb = _gzip_bomb(tmp_path / "bomb.tar.gz", MANIFEST, (64 << 20) + 1)
+    assert bomb.stat().st_size < 200_000
+    result = verify_target(bomb, public)
+    assert not result["ok"] and "MANIFEST.json: more than 67,108,864 bytes" in result["problem"]
+    small = UnpackLimits(members=3, member_bytes=1000, total_bytes=1500)
+    member = _gzip_bomb(tmp_path / "member.tar.gz", "evidence/journal.jsonl", 1001)
+    with pytest.raises(BundleError, match="journal.jsonl: more than 1,000 bytes"):
+        unpack(member, tmp_path / "out1", small)
+    many = tmp_path / "many.tar"
+    with tarfile.open(many, "w") as tar:
+        for index in range(4):
+            info = tarfile.TarInfo(f"evidence/f{index}")
+            info.size = 600
+            tar.addfile(info, io.BytesIO(bytes(600)))
+    with pytest.raises(BundleError, match="more than 1,500 bytes in all"):
+        unpack(many, tmp_path / "out2", small)
+    with pytest.raises(BundleError, match="more than 3 members"):
+        unpack(many, tmp_path / "out3", UnpackLimits(members=3))
