@@ -1,15 +1,15 @@
 #pragma once
 // The process contract every emulated device kind shares with the parent that started it
 // (documented once, in devices/README.md): exit codes, logging to stderr, one JSON ready
-// line on stdout, stdin as a lifeline, and how a serial endpoint is presented.
-#include <array>
+// line on stdout, stdin as a lifeline (common/control_channel.hpp, shared with
+// hilbench-proxy), and how a serial endpoint is presented.
 #include <asio.hpp>
-#include <functional>
 #include <hilbench/unique_fd.hpp>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "common/control_channel.hpp"
 #include "common/serial_line.hpp"
 #include "common/umockdev_port.hpp"
 #include "common/world.hpp"
@@ -41,52 +41,6 @@ struct EndpointOptions {
   bool usb = false;  ///< --usb: present a USB face in a umockdev testbed of its own (SCPI kinds)
   world::WorldOptions world;  ///< --world DIR, --wire ROLE=DEVICE (common/world.hpp)
 };
-
-/// Log lines on stderr, prefixed with the program and device name.
-class Logger {
- public:
-  explicit Logger(std::string prefix = "hilbench-emulator") : prefix_(std::move(prefix)) {}
-  void set_device(const std::string& name);
-  void operator()(const std::string& message) const;
-
- private:
-  std::string prefix_;
-};
-
-/// A control request from the parent: one JSON object per line on stdin (devices/README.md,
-/// "Control channel"). Returns the reply object; throws std::invalid_argument for a request
-/// the device refuses (the reply is then {"event":"error","message":...}).
-using ControlHandler = std::function<nlohmann::ordered_json(const nlohmann::json& request)>;
-
-/// The lifeline and the control channel: calls on_eof when stdin reaches EOF (the parent
-/// went away); each line the parent writes is a control request, answered by `control` with
-/// one JSON line on stdout (after the ready line, in request order). Without a handler every
-/// request is refused. Watches only a pipe or socket. Runs on `io`'s thread: the handler may
-/// touch whatever that thread serves.
-class StdinWatch {
- public:
-  StdinWatch(asio::io_context& io, std::function<void()> on_eof, const Logger& log,
-             ControlHandler control = {});
-
-  /// Longest request line accepted; a longer one is answered with an error and dropped.
-  static constexpr std::size_t max_request_bytes = 64 * 1024;
-
- private:
-  void read_next();
-  void handle_line(const std::string& line);
-
-  asio::posix::stream_descriptor descriptor_;
-  std::function<void()> on_eof_;
-  ControlHandler control_;
-  const Logger* log_;
-  std::array<char, 4096> chunk_{};
-  std::string pending_;
-  bool overlong_ = false;  ///< dropping the rest of a line past max_request_bytes
-};
-
-/// Writes one JSON line (the ready line, a control reply) to stdout and flushes it; false when
-/// stdout is gone.
-bool write_ready_line(const nlohmann::ordered_json& ready);
 
 /// The serial side of a device: a port of a hilbench-presenter (--serial-socket: the
 /// presenter owns the UART, paces the line and models framing mismatches), a

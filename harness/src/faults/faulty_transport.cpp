@@ -1,9 +1,7 @@
 #include "hilbench/faults/faulty_transport.hpp"
 
-#include <fmt/format.h>
-
 #include <algorithm>
-#include <limits>
+#include <array>
 #include <thread>
 #include <utility>
 
@@ -11,19 +9,6 @@
 
 namespace hilbench::faults {
 namespace {
-
-constexpr std::int64_t never = std::numeric_limits<std::int64_t>::max();
-
-// Purposes of the random streams of one fault in one direction.
-constexpr std::uint64_t schedule_stream = 1;
-constexpr std::uint64_t effect_stream = 2;
-
-std::string hex(std::span<const std::uint8_t> bytes) {
-  std::string out;
-  out.reserve(bytes.size() * 2);
-  for (const std::uint8_t b : bytes) out += fmt::format("{:02x}", b);
-  return out;
-}
 
 std::int64_t deadline_ns(const Deadline& deadline, std::int64_t now) {
   return now + deadline.remaining().count();
@@ -43,307 +28,31 @@ void sleep_until_ns(std::int64_t when_ns) {
 FaultyTransport::FaultyTransport(std::shared_ptr<Transport> inner, FaultPlan plan,
                                  AppliedFaultSink sink, std::size_t max_records)
     : TransportDecorator(std::move(inner), "faults"),
-      plan_(std::move(plan)),
-      sink_(std::move(sink)),
-      max_records_(max_records),
-      applied_ns_(monotonic_ns()) {
-  streams_.resize(plan_.faults.size());
-  for (std::size_t i = 0; i < plan_.faults.size(); ++i) {
-    for (const Direction d : {Direction::tx, Direction::rx}) {
-      Stream& s = streams_[i][dir_index(d)];
-      s.schedule = FaultRng::stream(plan_.seed, i, d, schedule_stream);
-      s.effect = FaultRng::stream(plan_.seed, i, d, effect_stream);
-    }
-  }
-  last_due_ = {applied_ns_, applied_ns_};
-}
+      engine_(std::move(plan), monotonic_ns(), std::move(sink), max_records) {}
 
 FaultyTransport::~FaultyTransport() {
   try {
-    const std::int64_t now = monotonic_ns();
-    for (std::size_t i = 0; i < plan_.faults.size(); ++i) {
-      const Fault& fault = plan_.faults[i];
-      if (fault.kind != FaultKind::slow_close || !window_age(fault, now)) continue;
-      record(i, Direction::tx, offsets_[0], {{"close_delayed_ns", fault.delay.count()}}, now);
-      std::this_thread::sleep_for(fault.delay);  // bounded: the parser caps it at 60 s
-    }
+    // bounded: the parser caps each delay at 60 s
+    std::this_thread::sleep_for(engine_.close_delay(Direction::tx, monotonic_ns()));
   } catch (...) {
     // a destructor does not throw; the delay is best effort if recording failed
   }
 }
 
-bool FaultyTransport::applies(const Fault& fault, Direction d) const {
-  return fault.direction == FaultDirection::both ||
-         (fault.direction == FaultDirection::to_device) == (d == Direction::tx);
-}
-
-std::optional<std::int64_t> FaultyTransport::window_age(const Fault& fault,
-                                                        std::int64_t now_ns) const {
-  const std::int64_t opens = applied_ns_ + fault.schedule.start.count();
-  if (now_ns < opens) return std::nullopt;
-  if (fault.schedule.duration && now_ns >= opens + fault.schedule.duration->count())
-    return std::nullopt;
-  return now_ns - opens;
-}
-
-void FaultyTransport::record(std::size_t index, Direction d, std::uint64_t offset,
-                             nlohmann::json change, std::int64_t now) {
-  if (!sink_) return;
-  if (records_ >= max_records_) {
-    ++suppressed_;
-    return;
-  }
-  ++records_;
-  sink_(AppliedFault{now, index, plan_.faults[index].kind, d, offset, std::move(change)});
-}
-
-void FaultyTransport::check_connection(std::int64_t now_ns) {
-  if (closed_) return;
-  for (std::size_t i = 0; i < plan_.faults.size(); ++i) {
-    const Fault& fault = plan_.faults[i];
-    const bool resets = fault.kind == FaultKind::reset_peer;
-    const bool times_out = fault.kind == FaultKind::timeout && fault.timeout.count() > 0;
-    if (!resets && !times_out) continue;
-    const auto age = window_age(fault, now_ns);
-    if (!age || *age < fault.timeout.count()) continue;
-    closed_ = resets ? fmt::format("connection reset by peer (fault {}: reset_peer)", i)
-                     : fmt::format("connection closed after {} ms without data (fault {}: timeout)",
-                                   fault.timeout.count() / 1'000'000, i);
-    record(i, Direction::tx, offsets_[0], {{resets ? "reset" : "closed", true}}, now_ns);
-    return;
-  }
-}
-
-std::int64_t FaultyTransport::next_event_ns(std::int64_t now_ns) const {
-  std::int64_t next = never;
-  const auto consider = [&](std::int64_t when) {
-    if (when > now_ns) next = std::min(next, when);
-  };
-  for (const Fault& fault : plan_.faults) {
-    const std::int64_t opens = applied_ns_ + fault.schedule.start.count();
-    consider(opens);
-    if (fault.schedule.duration) consider(opens + fault.schedule.duration->count());
-    if (fault.kind == FaultKind::reset_peer || fault.kind == FaultKind::timeout)
-      consider(opens + fault.timeout.count());
-  }
-  return next;
-}
-
 void FaultyTransport::throw_closed(const char* operation) const {
-  throw ConnectionClosed({name(), operation, std::nullopt}, *closed_);
-}
-
-std::vector<FaultyTransport::Timed> FaultyTransport::process(Direction d,
-                                                             std::span<const std::uint8_t> chunk,
-                                                             std::int64_t now) {
-  const std::size_t di = dir_index(d);
-  const std::uint64_t base = offsets_[di];
-  offsets_[di] += chunk.size();
-  Bytes data(chunk.begin(), chunk.end());
-  std::vector<std::int64_t> pause(data.size(), 0);  // silence before each byte
-  double bandwidth = 0.0;                           // bytes/s; 0: unlimited
-  std::int64_t latency = 0;                         // the whole chunk arrives this much later
-
-  for (std::size_t i = 0; i < plan_.faults.size() && !data.empty(); ++i) {
-    const Fault& fault = plan_.faults[i];
-    if (!applies(fault, d) || !window_age(fault, now)) continue;
-    // Window-only faults: no chunk schedule.
-    if (fault.kind == FaultKind::down || fault.kind == FaultKind::timeout) {
-      record(i, d, base, {{"dropped", data.size()}, {"dropped_hex", hex(data)}}, now);
-      data.clear();
-      pause.clear();
-      break;
-    }
-    if (fault.kind == FaultKind::reset_peer || fault.kind == FaultKind::slow_close ||
-        fault.kind == FaultKind::limit_data)
-      continue;  // act on the connection, not on chunks (check_connection, below, destructor)
-    Stream& s = streams_[i][di];
-    ++s.chunks;
-    if (s.chunks % fault.schedule.every != 0) continue;
-    if (fault.schedule.probability < 1.0 && s.schedule.uniform() >= fault.schedule.probability)
-      continue;
-    FaultRng& rng = s.effect;
-    switch (fault.kind) {
-      case FaultKind::latency: {
-        const std::int64_t jitter = fault.jitter.count();
-        std::int64_t delay = fault.latency.count();
-        if (jitter > 0)
-          delay +=
-              static_cast<std::int64_t>(rng.between(0, static_cast<std::uint64_t>(2 * jitter))) -
-              jitter;
-        delay = std::max<std::int64_t>(delay, 0);
-        latency += delay;
-        record(i, d, base, {{"delay_ns", delay}}, now);
-        break;
-      }
-      case FaultKind::bandwidth:
-        bandwidth = bandwidth == 0.0 ? fault.rate : std::min(bandwidth, fault.rate);
-        record(i, d, base, {{"rate_bytes_per_s", fault.rate}, {"bytes", data.size()}}, now);
-        break;
-      case FaultKind::slicer: {
-        std::size_t at = 0;
-        std::size_t slices = 0;
-        while (at < data.size()) {
-          const std::uint64_t size =
-              rng.between(fault.size - fault.size_variation, fault.size + fault.size_variation);
-          if (at > 0) pause[at] += fault.delay.count();
-          at += static_cast<std::size_t>(size);
-          ++slices;
-        }
-        if (slices > 1)
-          record(i, d, base, {{"slices", slices}, {"delay_ns", fault.delay.count()}}, now);
-        break;
-      }
-      case FaultKind::bit_flip: {
-        for (std::size_t k = 0; k < data.size(); ++k) {
-          std::uint8_t mask = 0;
-          for (int bit = 0; bit < 8; ++bit)
-            if (rng.uniform() < fault.rate) mask |= static_cast<std::uint8_t>(1u << bit);
-          if (mask == 0) continue;
-          const std::uint8_t before = data[k];
-          data[k] = static_cast<std::uint8_t>(before ^ mask);
-          record(i, d, base + k, {{"mask", mask}, {"before", before}, {"after", data[k]}}, now);
-        }
-        break;
-      }
-      case FaultKind::byte_drop: {
-        Bytes kept;
-        std::vector<std::int64_t> kept_pause;
-        std::int64_t carried = 0;  // a dropped byte's pause moves to the next byte
-        for (std::size_t k = 0; k < data.size(); ++k) {
-          if (rng.uniform() < fault.rate) {
-            carried += pause[k];
-            record(i, d, base + k, {{"dropped", data[k]}}, now);
-            continue;
-          }
-          kept.push_back(data[k]);
-          kept_pause.push_back(pause[k] + std::exchange(carried, 0));
-        }
-        data = std::move(kept);
-        pause = std::move(kept_pause);
-        break;
-      }
-      case FaultKind::byte_duplicate: {
-        Bytes out;
-        std::vector<std::int64_t> out_pause;
-        for (std::size_t k = 0; k < data.size(); ++k) {
-          out.push_back(data[k]);
-          out_pause.push_back(pause[k]);
-          if (rng.uniform() < fault.rate) {
-            out.push_back(data[k]);
-            out_pause.push_back(0);
-            record(i, d, base + k, {{"duplicated", data[k]}}, now);
-          }
-        }
-        data = std::move(out);
-        pause = std::move(out_pause);
-        break;
-      }
-      case FaultKind::noise_burst: {
-        const auto length = static_cast<std::size_t>(
-            rng.between(fault.size - fault.size_variation, fault.size + fault.size_variation));
-        const auto at = static_cast<std::size_t>(rng.between(0, data.size()));
-        Bytes noise(length);
-        for (std::uint8_t& b : noise) b = static_cast<std::uint8_t>(rng.next() & 0xFF);
-        data.insert(data.begin() + static_cast<std::ptrdiff_t>(at), noise.begin(), noise.end());
-        pause.insert(pause.begin() + static_cast<std::ptrdiff_t>(at), length, 0);
-        record(i, d, base + at, {{"inserted_hex", hex(noise)}}, now);
-        break;
-      }
-      case FaultKind::truncate: {
-        const std::size_t keep = fault.keep
-                                     ? std::min(*fault.keep, data.size())
-                                     : static_cast<std::size_t>(rng.between(0, data.size() - 1));
-        if (keep == data.size()) break;
-        record(i, d, base + keep,
-               {{"kept", keep},
-                {"dropped", data.size() - keep},
-                {"dropped_hex", hex(std::span(data).subspan(keep))}},
-               now);
-        data.resize(keep);
-        pause.resize(keep);
-        break;
-      }
-      case FaultKind::gap: {
-        if (data.size() < 2) break;
-        const auto at = static_cast<std::size_t>(rng.between(1, data.size() - 1));
-        pause[at] += fault.delay.count();
-        record(i, d, base + at, {{"gap_ns", fault.delay.count()}}, now);
-        break;
-      }
-      case FaultKind::down:
-      case FaultKind::timeout:
-      case FaultKind::reset_peer:
-      case FaultKind::slow_close:
-      case FaultKind::limit_data:
-        break;  // handled above
-    }
-  }
-
-  // limit_data: what passes beyond the limit is cut, and the connection closes after it.
-  for (std::size_t i = 0; i < plan_.faults.size(); ++i) {
-    const Fault& fault = plan_.faults[i];
-    if (fault.kind != FaultKind::limit_data || !applies(fault, d) || !window_age(fault, now))
-      continue;
-    const std::uint64_t allowed = fault.bytes > passed_[di] ? fault.bytes - passed_[di] : 0;
-    if (data.size() < allowed) continue;  // exactly reaching the limit closes too
-    const std::size_t dropped = data.size() - static_cast<std::size_t>(allowed);
-    data.resize(static_cast<std::size_t>(allowed));
-    pause.resize(data.size());
-    std::optional<std::string>& close = d == Direction::tx ? close_after_write_ : close_after_read_;
-    if (!close) {
-      close = fmt::format("connection closed after {} bytes {} (fault {}: limit_data)", fault.bytes,
-                          direction_name(d), i);
-      record(i, d, base + allowed, {{"limit", fault.bytes}, {"dropped", dropped}, {"closed", true}},
-             now);
-    }
-  }
-  passed_[di] += data.size();
-
-  // Latency is absolute (the chunk arrives that much after it was seen; order is kept);
-  // slicer and gap pauses are silences before a byte, counted from when the byte before it
-  // actually went (so they hold even when this thread wakes late), and start a new write;
-  // bandwidth spaces every byte from the one before.
-  std::vector<Timed> out;
-  out.reserve(data.size());
-  const std::int64_t byte_ns =
-      bandwidth > 0.0 ? static_cast<std::int64_t>(1e9 / bandwidth) : std::int64_t{0};
-  std::int64_t& last = last_due_[di];
-  const std::int64_t due = std::max(now + latency, last);
-  last = due;
-  for (std::size_t k = 0; k < data.size(); ++k)
-    out.push_back(Timed{due, pause[k] + byte_ns, pause[k] > 0, data[k]});
-  return out;
-}
-
-std::size_t FaultyTransport::releasable(const std::deque<Timed>& queue, Direction d,
-                                        std::int64_t now, std::size_t limit) const {
-  std::int64_t t = released_ns_[dir_index(d)];
-  std::size_t n = 0;
-  for (const Timed& item : queue) {
-    if (n == limit || (n > 0 && item.piece_start)) break;
-    const std::int64_t allowed = std::max(item.due_ns, t + item.gap_ns);
-    if (allowed > now) break;
-    t = allowed;
-    ++n;
-  }
-  return n;
-}
-
-std::int64_t FaultyTransport::next_release_ns(const std::deque<Timed>& queue, Direction d) const {
-  if (queue.empty()) return never;
-  return std::max(queue.front().due_ns, released_ns_[dir_index(d)] + queue.front().gap_ns);
+  throw ConnectionClosed({name(), operation, std::nullopt}, *engine_.closed());
 }
 
 bool FaultyTransport::flush_outbox(Deadline deadline, bool wait) {
+  constexpr Direction tx = Direction::tx;
   Bytes due;
-  while (!outbox_.empty()) {
+  while (engine_.held(tx) > 0) {
     const std::int64_t now = monotonic_ns();
-    const std::size_t count = releasable(outbox_, Direction::tx, now, outbox_.size());
+    const std::size_t count = engine_.releasable(tx, now, engine_.held(tx));
     if (count == 0) {
       if (!wait) return false;
       const std::int64_t limit = deadline_ns(deadline, now);
-      const std::int64_t next = next_release_ns(outbox_, Direction::tx);
+      const std::int64_t next = engine_.next_release_ns(tx);
       if (next > limit) {
         sleep_until_ns(limit);
         return false;
@@ -351,23 +60,21 @@ bool FaultyTransport::flush_outbox(Deadline deadline, bool wait) {
       sleep_until_ns(next);
       continue;
     }
-    due.clear();
-    for (std::size_t k = 0; k < count; ++k) due.push_back(outbox_[k].byte);
+    due.resize(count);
+    engine_.copy_front(tx, due);
     const std::size_t n = inner()->write_some(due, deadline);
     if (n == 0) return false;
-    outbox_.erase(outbox_.begin(), outbox_.begin() + static_cast<std::ptrdiff_t>(n));
-    released_ns_[0] = monotonic_ns();
+    engine_.release(tx, n, monotonic_ns());
   }
-  if (close_after_write_ && !closed_) closed_ = close_after_write_;
+  engine_.close_if_drained(tx);
   return true;
 }
 
 std::size_t FaultyTransport::do_write(std::span<const std::uint8_t> bytes, Deadline deadline) {
   const std::int64_t now = monotonic_ns();
-  check_connection(now);
-  if (closed_) throw_closed("write");
-  std::vector<Timed> timed = process(Direction::tx, bytes, now);
-  outbox_.insert(outbox_.end(), timed.begin(), timed.end());
+  engine_.check_connection(now);
+  if (engine_.closed()) throw_closed("write");
+  engine_.push(Direction::tx, bytes, now);
   // Bytes still held when the deadline passes are in flight: they go out during the next
   // read or write. The caller's bytes were accepted either way.
   flush_outbox(deadline, true);
@@ -378,39 +85,34 @@ std::size_t FaultyTransport::do_read(std::span<std::uint8_t> buf, Deadline deadl
   std::array<std::uint8_t, 512> scratch{};
   for (;;) {
     std::int64_t now = monotonic_ns();
-    check_connection(now);
-    if (closed_) throw_closed("read");
-    if (!outbox_.empty()) flush_outbox(deadline, false);
-    const std::size_t n = releasable(inbox_, Direction::rx, now, buf.size());
+    engine_.check_connection(now);
+    if (engine_.closed()) throw_closed("read");
+    if (engine_.held(Direction::tx) > 0) flush_outbox(deadline, false);
+    const std::size_t n = engine_.releasable(Direction::rx, now, buf.size());
     if (n > 0) {
-      for (std::size_t k = 0; k < n; ++k) {
-        buf[k] = inbox_.front().byte;
-        inbox_.pop_front();
-      }
-      released_ns_[1] = now;
+      engine_.copy_front(Direction::rx, buf.first(n));
+      engine_.release(Direction::rx, n, now);
       return n;
     }
-    if (inbox_.empty() && close_after_read_) {
-      closed_ = close_after_read_;
-      throw_closed("read");
-    }
+    if (engine_.close_if_drained(Direction::rx)) throw_closed("read");
     if (deadline.expired()) return 0;
-    std::int64_t wake = std::min(deadline_ns(deadline, now), next_event_ns(now));
-    wake = std::min(wake, next_release_ns(inbox_, Direction::rx));
-    wake = std::min(wake, next_release_ns(outbox_, Direction::tx));
+    std::int64_t wake = std::min(deadline_ns(deadline, now), engine_.next_event_ns(now));
+    wake = std::min(wake, engine_.next_release_ns(Direction::rx));
+    wake = std::min(wake, engine_.next_release_ns(Direction::tx));
     const std::size_t m = inner()->read_some(scratch, until(wake, now, deadline));
     if (m == 0) continue;
     now = monotonic_ns();
-    std::vector<Timed> timed = process(Direction::rx, std::span(scratch).first(m), now);
-    inbox_.insert(inbox_.end(), timed.begin(), timed.end());
+    engine_.push(Direction::rx, std::span(scratch).first(m), now);
   }
 }
 
 void FaultyTransport::do_discard_input() {
-  inbox_.clear();
+  engine_.clear(Direction::rx);
   inner()->discard_input();
 }
 
-bool FaultyTransport::peer_gone() { return closed_.has_value() || inner()->connection_lost(); }
+bool FaultyTransport::peer_gone() {
+  return engine_.closed().has_value() || inner()->connection_lost();
+}
 
 }  // namespace hilbench::faults

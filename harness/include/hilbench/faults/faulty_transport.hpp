@@ -1,6 +1,8 @@
 #pragma once
 // FaultyTransport: a TransportDecorator that applies a FaultPlan to the bytes passing
-// through it, in-process, over any transport (serial, TCP, ...). docs/faults.md.
+// through it, in-process, over any transport (serial, TCP, ...). docs/faults.md. The faults
+// themselves are the FaultEngine's (faults/engine.hpp), shared with hilbench-proxy; this
+// class is its I/O: reads, writes and bounded waits in the caller's thread.
 //
 // How faults happen
 // - Every chunk passing through (one write_some call's bytes towards the device; one read
@@ -28,37 +30,18 @@
 // Ownership and threads: shares the wrapped transport; not thread-safe (as Transport). The
 // destructor waits a slow_close fault's delay (bounded by the plan's limits) before the
 // wrapped transport may close.
-#include <array>
 #include <cstdint>
-#include <deque>
-#include <functional>
 #include <memory>
-#include <nlohmann/json.hpp>
-#include <optional>
-#include <string>
-#include <vector>
 
+#include "hilbench/faults/engine.hpp"
 #include "hilbench/faults/plan.hpp"
 #include "hilbench/transport/decorator.hpp"
 
 namespace hilbench::faults {
 
-struct AppliedFault {
-  std::int64_t monotonic_ns = 0;  ///< when it was applied
-  std::size_t fault = 0;          ///< index in the plan's faults
-  FaultKind kind = FaultKind::latency;
-  Direction direction = Direction::tx;  ///< tx: host->device, rx: device->host
-  /// Byte offset in this direction's stream of the chunk's first byte as it reached the
-  /// fault stage, plus the position in the chunk as it stood when this fault applied.
-  std::uint64_t offset = 0;
-  nlohmann::json change = nlohmann::json::object();  ///< what changed (kind-specific keys)
-};
-
-using AppliedFaultSink = std::function<void(const AppliedFault&)>;
-
 class FaultyTransport : public TransportDecorator {
  public:
-  static constexpr std::size_t default_max_records = 10000;
+  static constexpr std::size_t default_max_records = FaultEngine::default_max_records;
 
   /// Applies `plan` from now on. Throws ConfigError if `inner` is null.
   FaultyTransport(std::shared_ptr<Transport> inner, FaultPlan plan, AppliedFaultSink sink = {},
@@ -67,10 +50,12 @@ class FaultyTransport : public TransportDecorator {
   FaultyTransport(const FaultyTransport&) = delete;
   FaultyTransport& operator=(const FaultyTransport&) = delete;
 
-  const FaultPlan& plan() const noexcept { return plan_; }
-  std::uint64_t suppressed_records() const noexcept { return suppressed_; }
+  const FaultPlan& plan() const noexcept { return engine_.plan(); }
+  std::uint64_t suppressed_records() const noexcept { return engine_.suppressed_records(); }
   /// Bytes held here (delayed towards the host, or not yet written towards the device).
-  std::size_t held_bytes() const noexcept { return inbox_.size() + outbox_.size(); }
+  std::size_t held_bytes() const noexcept {
+    return engine_.held(Direction::tx) + engine_.held(Direction::rx);
+  }
 
  protected:
   std::size_t do_read(std::span<std::uint8_t> buf, Deadline deadline) override;
@@ -79,60 +64,12 @@ class FaultyTransport : public TransportDecorator {
   bool peer_gone() override;
 
  private:
-  struct Timed {
-    std::int64_t due_ns;  ///< not before (latency: absolute)
-    std::int64_t gap_ns;  ///< and not before this long after the byte before it went
-    bool piece_start;     ///< a slicer/gap piece begins here: released in a write of its own
-    std::uint8_t byte;
-  };
-  struct Piece {
-    Bytes bytes;
-    std::int64_t delay_ns = 0;  ///< silence before this piece
-  };
-  struct Stream {  // per fault, per direction
-    std::uint64_t chunks = 0;
-    FaultRng schedule{0};
-    FaultRng effect{0};
-  };
-
-  static std::size_t dir_index(Direction d) { return d == Direction::tx ? 0 : 1; }
-  bool applies(const Fault& fault, Direction d) const;
-  /// Window state at `now_ns`: open, and ns since it opened.
-  std::optional<std::int64_t> window_age(const Fault& fault, std::int64_t now_ns) const;
-  /// Connection faults whose time has come close the link (sets closed_).
-  void check_connection(std::int64_t now_ns);
-  /// The next time a connection fault or window edge needs attention (INT64_MAX: none).
-  std::int64_t next_event_ns(std::int64_t now_ns) const;
   [[noreturn]] void throw_closed(const char* operation) const;
-  /// Runs one chunk through the plan; returns the bytes with their due times.
-  std::vector<Timed> process(Direction d, std::span<const std::uint8_t> chunk, std::int64_t now);
-  void record(std::size_t index, Direction d, std::uint64_t offset, nlohmann::json change,
-              std::int64_t now);
   /// Writes on the bytes towards the device that are due; with `wait`, waits for the rest
-  /// until the deadline. True when the outbox is empty.
+  /// until the deadline. True when none is held any more.
   bool flush_outbox(Deadline deadline, bool wait);
-  /// How many bytes at the head of `queue` may go at `now` (at most `limit`, one piece).
-  std::size_t releasable(const std::deque<Timed>& queue, Direction d, std::int64_t now,
-                         std::size_t limit) const;
-  /// When the head of `queue` may go (INT64_MAX: empty).
-  std::int64_t next_release_ns(const std::deque<Timed>& queue, Direction d) const;
 
-  FaultPlan plan_;
-  AppliedFaultSink sink_;
-  std::size_t max_records_;
-  std::size_t records_ = 0;
-  std::uint64_t suppressed_ = 0;
-  std::int64_t applied_ns_;
-  std::vector<std::array<Stream, 2>> streams_;
-  std::array<std::uint64_t, 2> offsets_{};        ///< bytes seen per direction, before faults
-  std::array<std::uint64_t, 2> passed_{};         ///< bytes passed on per direction (limit_data)
-  std::array<std::int64_t, 2> last_due_{};        ///< keeps bytes in order per direction
-  std::array<std::int64_t, 2> released_ns_{};     ///< when the last byte went, per direction
-  std::deque<Timed> inbox_;                       ///< towards the host, not yet due
-  std::deque<Timed> outbox_;                      ///< towards the device, not yet written
-  std::optional<std::string> closed_;             ///< why the connection closed (a fault)
-  std::optional<std::string> close_after_write_;  ///< limit_data: close once outbox is out
-  std::optional<std::string> close_after_read_;   ///< limit_data: close once inbox is read
+  FaultEngine engine_;  ///< the plan's faults; its tx queue is the outbox, rx the inbox
 };
 
 }  // namespace hilbench::faults
