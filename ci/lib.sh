@@ -17,6 +17,7 @@ HB_DEBIAN_PACKAGES=(
   chromium chromium-driver
   # reports/tests/test_pdf.py: a page of the PDF report turned into PNG and text
   poppler-utils libpango-1.0-0 libpangoft2-1.0-0  # the last two: WeasyPrint (the pdf writer)
+  socat  # benchmarks/bench_proxy.py: the plain relay hilbench-proxy is compared with
 )
 
 hb_log() { printf '\033[1m[hilbench]\033[0m %s\n' "$*" >&2; }

@@ -25,7 +25,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any, BinaryIO, Mapping, Sequence
+from typing import Any, BinaryIO, Callable, Mapping, Sequence
 
 from ._core import ConfigError, DeviceTimeout, HarnessError
 
@@ -161,10 +161,14 @@ class ChildProcess:
         self.ready = ready
         return ready
 
-    def control(self, request: dict[str, Any], timeout: float = 5.0) -> dict[str, Any]:
+    def control(self, request: dict[str, Any], timeout: float = 5.0,
+                notices: Mapping[str, Callable[[dict[str, Any]], None]] | None = None
+                ) -> dict[str, Any]:
         """Sends one control request (devices/README.md, "Control channel") and returns the
         child's reply. Raises HarnessError when the child refuses it or is gone, DeviceTimeout
-        when no reply comes within `timeout` s (the child is then left running)."""
+        when no reply comes within `timeout` s (the child is then left running).
+        `notices`: lines the child writes of its own accord before the reply (hilbench-proxy's
+        "fault_applied"), by event name, each handed to its callback and skipped."""
         process = self._process
         if process is None or process.stdin is None or process.poll() is not None:
             raise HarnessError(f"{self.name}: not running; cannot send {request}")
@@ -173,11 +177,19 @@ class ChildProcess:
             process.stdin.flush()
         except OSError as error:
             raise HarnessError(f"{self.name}: cannot send a control request: {error}") from None
-        line = self._read_line(timeout, what=f"no reply to {request}", stop_on_timeout=False)
-        try:
-            reply = json.loads(line)
-        except json.JSONDecodeError:
-            raise HarnessError(f"{self.name}: bad control reply: {line[:200]!r}") from None
+        deadline = time.monotonic() + timeout
+        while True:
+            line = self._read_line(max(0.0, deadline - time.monotonic()),
+                                   what=f"no reply to {request}", stop_on_timeout=False)
+            try:
+                reply = json.loads(line)
+            except json.JSONDecodeError:
+                raise HarnessError(f"{self.name}: bad control reply: {line[:200]!r}") from None
+            notice = notices.get(reply.get("event", "")) if notices and isinstance(reply, dict) \
+                else None
+            if notice is None:
+                break
+            notice(reply)
         if not isinstance(reply, dict) or reply.get("event") == "error":
             message = reply.get("message") if isinstance(reply, dict) else line[:200]
             raise HarnessError(f"{self.name}: refused {request}: {message}")
