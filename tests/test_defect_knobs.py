@@ -41,7 +41,8 @@ IEC62056 = {"IEC62056-21-SIGNON", "IEC62056-21-BAUD", "IEC62056-21-BCC", "IEC620
 RECOVERY = {"EN303645-5.9-1", "EN303645-5.9-2"}
 CLOCK = {"IEC62054-21-ACC", "HB-CLOCK-SET"}
 WORLD = {"IEC62053-21-ERR", "IEC62053-21-START", "IEC62053-21-NOLOAD", "HB-METER-NV"} | CLOCK
-TRANSMITTER = {"NE43-FAIL-BAND", "NE43-STATUS", "IEC60770-1-STEP"}
+TRANSMITTER = {"NE43-FAIL-BAND", "NE43-STATUS", "IEC60770-1-STEP", "IEC60770-1-ERR",
+               "IEC60770-1-LIN", "IEC60770-1-HYST", "IEC60770-1-REPEAT"}
 NO_UNIVERSAL_PASSWORD = {"EN303645-5.1-1", "EN303645-5.1-2", "EN18031-AUM-5-1", "US-CA327(b)",
                          "US-8425-D4", "US-8259A-4", "JP-S1.1-02", "AU-SDR-C2", "BR-2436-FACTPW",
                          "CN-41387-6.3.6(b)", "IN-TEC-CoP-1", "FI-TRAF-1", "VN-QCVN11-PW",
@@ -125,12 +126,18 @@ KNOBS: dict[str, tuple[set[str], set[str]]] = {
     "slow_response": ({"test_answers_within_the_declared_response_time"}, {"HB-TIMING-RESP"}),
     "iec_reaction_too_fast": ({"test_sign_on_answered_no_sooner_than_the_reaction_time"},
                               {"IEC62056-21-REACTION"}),
-    # The bench's transmitter (suites/interface/test_transmitter_*.py)
+    # The bench's transmitter (suites/transmitter/test_transmitter_*.py)
     "tt1:ne43_wrong_failure_band": ({"test_sensor_failure_is_signalled_in_a_failure_band"},
                                     {"NE43-FAIL-BAND"}),
     "tt1:status_not_flagged": ({"test_sensor_failure_is_flagged_in_the_status"}, {"NE43-STATUS"}),
     "tt1:lag_too_slow": ({"test_step_response_settles_within_the_declared_time"},
                          {"IEC60770-1-STEP"}),
+    "tt1:zero_offset": ({"test_measured_error_within_the_declared_limit"}, {"IEC60770-1-ERR"}),
+    "tt1:bowed_output": ({"test_nonlinearity_within_the_declared_limit"}, {"IEC60770-1-LIN"}),
+    "tt1:hysteresis_excessive": ({"test_hysteresis_within_the_declared_limit"},
+                                 {"IEC60770-1-HYST"}),
+    "tt1:not_repeatable": ({"test_non_repeatability_within_the_declared_limit"},
+                           {"IEC60770-1-REPEAT"}),
     # suites/security (issue 12)
     "universal_password": ({"test_no_universal_default_password_opens_the_optical_port"},
                            NO_UNIVERSAL_PASSWORD),

@@ -181,5 +181,5 @@ def test_the_demo_writes_every_catalog_market_and_the_matrix(good_run):
     header = load_report(good_run, "EU")["test_report"]
     assert header["lab"]["name"].startswith("hilbench demo lab")
     assert header["method"]["suites"] == ["suites/interface", "suites/metrology", "suites/robustness",
-                                         "suites/security", "suites/timing"]
+                                         "suites/security", "suites/timing", "suites/transmitter"]
     assert header["method"]["git_revision"]  # the checkout the suites ran from

@@ -1,7 +1,7 @@
 """The transmitter kind end to end: both drivers (modbus-transmitter over Modbus RTU,
 ascii-transmitter over the line protocol) against the emulated transmitter on a presenter
 serial port reached through libserialport over umockdev; the NAMUR NE 43 classification at
-its band edges; and the transmitter suite (suites/interface/test_transmitter_*.py) run as a
+its band edges; and the transmitter suite (suites/transmitter/test_transmitter_*.py) run as a
 lab runs it, passing on a healthy device and failing exactly the test of each knob's claim.
 """
 
@@ -26,7 +26,7 @@ from hilbench_testing import run_pytest
 PROFILES = embedded_profile_dir()
 DRIVERS = {"modbus-transmitter": PROFILES / "pt100-transmitter.toml",
            "ascii-transmitter": PROFILES / "pt10-ascii-transmitter.toml"}
-SUITE = ["suites/interface/test_transmitter_output.py", "suites/interface/test_transmitter_ne43.py"]
+SUITE = ["suites/transmitter/test_transmitter_output.py", "suites/transmitter/test_transmitter_ne43.py"]
 
 
 def bench_file(directory: Path, driver: str, defects: tuple[str, ...] = ()) -> Path:
@@ -61,7 +61,11 @@ def test_profiles_load_through_the_emulator(driver: str) -> None:
     assert profile.kind == "transmitter"
     assert profile.has_serial
     assert set(profile.defects) == set(known_defects("transmitter")) == {
-        "ne43_wrong_failure_band", "status_not_flagged", "lag_too_slow"}
+        "ne43_wrong_failure_band", "status_not_flagged", "lag_too_slow", "zero_offset",
+        "bowed_output", "hysteresis_excessive", "not_repeatable"}
+    assert profile.data["accuracy"] == {"measured_error_percent": 0.5,
+                                        "nonlinearity_percent": 0.25, "hysteresis_percent": 0.3,
+                                        "non_repeatability_percent": 0.05}
     assert profile.data["interface"]["protocol"] == (
         "ascii" if driver.startswith("ascii") else "modbus-rtu")
     assert profile.data["loop"]["saturation_low_ma"] == 3.8

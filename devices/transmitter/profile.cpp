@@ -81,6 +81,21 @@ Profile read_profile(const toml::table& document, const std::string& file) {
     profile.response.nonlinearity = reader.optional_number("nonlinearity", 0.0);
     reader.finish("dead_time_s, time_constant_s, hysteresis, nonlinearity");
   }
+  if (const toml::table* accuracy = top.optional_table("accuracy")) {
+    TableReader reader(file, *accuracy, "accuracy");
+    auto declared = [&](std::string_view key) -> std::optional<double> {
+      if (!accuracy->contains(key)) return std::nullopt;
+      return non_negative(reader, key, 0.0);
+    };
+    Accuracy& out = profile.accuracy;
+    out.measured_error_percent = declared("measured_error_percent");
+    out.nonlinearity_percent = declared("nonlinearity_percent");
+    out.hysteresis_percent = declared("hysteresis_percent");
+    out.non_repeatability_percent = declared("non_repeatability_percent");
+    reader.finish(
+        "measured_error_percent, nonlinearity_percent, hysteresis_percent, "
+        "non_repeatability_percent");
+  }
   {
     const toml::table& loop = table("loop");
     TableReader reader(file, loop, "loop");
@@ -122,8 +137,8 @@ Profile read_profile(const toml::table& document, const std::string& file) {
   }
   profile.power = read_power_spec(top);
   top.finish(
-      "schema, device, identity, range, process, response, loop, interface, serial, power, "
-      "defects");
+      "schema, device, identity, range, process, response, accuracy, loop, interface, serial, "
+      "power, defects");
   return profile;
 }
 
@@ -144,6 +159,14 @@ nlohmann::ordered_json profile_to_json(const Profile& profile) {
                      {"time_constant_s", profile.response.time_constant_s},
                      {"hysteresis", profile.response.hysteresis},
                      {"nonlinearity", profile.response.nonlinearity}};
+  auto declared = [](const std::optional<double>& limit) {
+    return limit ? nlohmann::ordered_json(*limit) : nlohmann::ordered_json(nullptr);
+  };
+  out["accuracy"] = {
+      {"measured_error_percent", declared(profile.accuracy.measured_error_percent)},
+      {"nonlinearity_percent", declared(profile.accuracy.nonlinearity_percent)},
+      {"hysteresis_percent", declared(profile.accuracy.hysteresis_percent)},
+      {"non_repeatability_percent", declared(profile.accuracy.non_repeatability_percent)}};
   out["loop"] = {{"saturation_low_ma", profile.loop.saturation_low_ma},
                  {"saturation_high_ma", profile.loop.saturation_high_ma},
                  {"failure_low_ma", profile.loop.failure_low_ma},

@@ -24,6 +24,10 @@
 //   [serial]    serial line settings (common/serial_line.hpp); required
 //   [power]     nominal_v, min_v, boot_delay_ms (common/power.hpp): how it follows the
 //               supply it is wired to in a world; optional (absent: always on)
+//   [accuracy]  the manufacturer's declared static performance, each in percent of span
+//               (>= 0, each optional: absent = not declared): measured_error_percent,
+//               nonlinearity_percent (terminal-based), hysteresis_percent,
+//               non_repeatability_percent — what suites/transmitter judges against
 //   [defects]   knob names of transmitter/defects.hpp, booleans (default false)
 #include <toml++/toml.h>
 
@@ -58,6 +62,15 @@ struct Response {
   double nonlinearity = 0.0;     ///< in the range's unit, deviation at mid-range
 };
 
+/// Declared limits (IEC 60770 / IEC 62828 static performance), percent of span; nullopt: the
+/// profile does not declare it.
+struct Accuracy {
+  std::optional<double> measured_error_percent;
+  std::optional<double> nonlinearity_percent;
+  std::optional<double> hysteresis_percent;
+  std::optional<double> non_repeatability_percent;
+};
+
 struct Loop {
   double saturation_low_ma = 0.0;   ///< milliamps
   double saturation_high_ma = 0.0;  ///< milliamps
@@ -76,6 +89,7 @@ struct Profile {
   double process_value = 0.0;  ///< the process input at power-up, in the range's unit
   bool sensor_fault = false;
   Response response;
+  Accuracy accuracy;
   Loop loop;
   Protocol protocol = Protocol::modbus_rtu;
   unsigned unit = 1;  ///< Modbus address
@@ -88,8 +102,10 @@ Profile read_profile(const toml::table& document, const std::string& file);
 /// {"schema", "device": {kind, name, description}, "identity": {manufacturer, model,
 /// serial_number, firmware}, "serial": {...}, "range": {lower, upper, unit}, "process":
 /// {value, sensor_fault}, "response": {dead_time_s, time_constant_s, hysteresis,
-/// nonlinearity}, "loop": {saturation_low_ma, saturation_high_ma, failure_low_ma,
-/// failure_high_ma, failure}, "interface": {protocol, unit}, "modbus": {"registers":
+/// nonlinearity}, "accuracy": {measured_error_percent, nonlinearity_percent,
+/// hysteresis_percent, non_repeatability_percent: number or null}, "loop": {saturation_low_ma,
+/// saturation_high_ma, failure_low_ma, failure_high_ma, failure}, "interface": {protocol, unit},
+/// "modbus": {"registers":
 /// [{table, address, name, type, unit}]}, "defects": {name: bool}}. No top-level
 /// "registers": the Python package reads this kind as a non-meter profile.
 nlohmann::ordered_json profile_to_json(const Profile& profile);

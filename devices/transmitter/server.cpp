@@ -15,6 +15,12 @@ namespace hilbench::emu::transmitter {
 namespace {
 
 constexpr double lag_too_slow_factor = 50.0;
+// Static-performance knobs, fractions of span (sized so each breaks its own declared limit of
+// the stock profiles, devices/profiles/pt*-transmitter.toml, and no other).
+constexpr double zero_offset_of_span = 0.009;
+constexpr double bow_of_span = 0.003;
+constexpr double extra_hysteresis_of_span = 0.0045;
+constexpr double setting_spread_of_span = 0.0008;
 constexpr double wrong_band_offset_ma = 0.1;  // inside the measurement band by this much
 
 std::chrono::duration<double> seconds(Clock::duration d) {
@@ -53,7 +59,12 @@ Model::Model(const Profile& profile, Clock::time_point power_up)
 
 void Model::set_input(double value, Clock::time_point now) {
   advance(now);
-  if (value != last_set_) rising_ = value > last_set_;
+  if (value != last_set_) {
+    rising_ = value > last_set_;
+    // Our own arithmetic on the standard's fixed mt19937_64 output (as FaultRng): the same
+    // draws with any standard library.
+    setting_offset_ = static_cast<double>(setting_draws_() >> 11) * 0x1.0p-53 * 2.0 - 1.0;
+  }
   last_set_ = value;
   pending_.push_back({now + dead_time_, value});
 }
@@ -82,8 +93,17 @@ Output Model::output(Clock::time_point now) {
   const double span = range.upper - range.lower;
   const double x = (lagged_ - range.lower) / span;
   Output out;
+  const DefectSet& knobs = profile_.defects;
+  const double direction = rising_ ? 0.5 : -0.5;
   out.process_value = lagged_ + profile_.response.nonlinearity * 4.0 * x * (1.0 - x) +
-                      (rising_ ? 0.5 : -0.5) * profile_.response.hysteresis;
+                      direction * profile_.response.hysteresis;
+  if (knobs.has(transmitter_defect("zero_offset"))) out.process_value += zero_offset_of_span * span;
+  if (knobs.has(transmitter_defect("bowed_output")))
+    out.process_value += bow_of_span * span * 4.0 * x * (1.0 - x);
+  if (knobs.has(transmitter_defect("hysteresis_excessive")))
+    out.process_value += direction * extra_hysteresis_of_span * span;
+  if (knobs.has(transmitter_defect("not_repeatable")))
+    out.process_value += setting_offset_ * setting_spread_of_span * span;
   if (sensor_fault_) {
     const bool high = loop.failure == FailureDirection::high;
     out.process_value = std::numeric_limits<double>::quiet_NaN();

@@ -16,7 +16,11 @@
 //   failure_low_ma or failure_high_ma by the profile's failure direction, and the process
 //   value reads NaN. Knobs: ne43_wrong_failure_band (failure signalled 0.1 mA inside the
 //   measurement band), status_not_flagged (status says OK while failing), lag_too_slow (50x
-//   the time constant).
+//   the time constant); static-performance knobs add to the indicated value: zero_offset
+//   (+0.9 % of span), bowed_output (+0.3 % of span x 4x(1 - x)), hysteresis_excessive
+//   (+-0.225 % of span by direction), not_repeatable (an offset in +-0.08 % of span drawn
+//   anew at every input change from a fixed-seed stream, drawn whether or not the knob is on
+//   so switching it does not shift the sequence).
 //
 // Modbus RTU (unit = profile [interface] unit; 32-bit values high word first):
 //   input registers (FC04)   0-1 process value f32 (range unit; NaN while failing)
@@ -43,6 +47,7 @@
 #include <cstdint>
 #include <deque>
 #include <optional>
+#include <random>
 #include <span>
 #include <string>
 #include <vector>
@@ -92,6 +97,8 @@ class Model {
   std::deque<Change> pending_;
   bool sensor_fault_;
   bool rising_ = true;
+  std::mt19937_64 setting_draws_{60770};  ///< not_repeatable: fixed seed, replayable
+  double setting_offset_ = 0.0;           ///< fraction of span, in [-1, 1)
 };
 
 class ModbusRtuEngine {

@@ -7,6 +7,7 @@
 #include <boost/test/unit_test.hpp>
 #include <cmath>
 #include <string>
+#include <vector>
 
 #include "common/crc.hpp"
 #include "transmitter/profile.hpp"
@@ -143,6 +144,50 @@ BOOST_AUTO_TEST_CASE(hysteresis_and_nonlinearity_shape_the_indicated_value) {
   model.set_input(50, at(2));  // approached from above now
   BOOST_TEST(model.output(at(3)).process_value == 50.0 + 0.1 - 0.1, tt::tolerance(1e-9));
   BOOST_TEST(model.output(at(3)).loop_current_ma == 12.0, tt::tolerance(1e-9));
+}
+
+BOOST_AUTO_TEST_CASE(accuracy_declarations_are_read_strictly_and_dumped) {
+  const Profile p = profile("[accuracy]\nmeasured_error_percent = 0.5\nhysteresis_percent = 0.3\n");
+  BOOST_TEST(*p.accuracy.measured_error_percent == 0.5);
+  BOOST_TEST(!p.accuracy.nonlinearity_percent.has_value());  // not declared
+  const auto dump = profile_to_json(p);
+  BOOST_TEST(dump["accuracy"]["hysteresis_percent"] == 0.3);
+  BOOST_TEST(dump["accuracy"]["nonlinearity_percent"].is_null());
+  BOOST_TEST(problem(base + "[accuracy]\nhysteresis_percent = -1\n")
+                 .find("accuracy.hysteresis_percent: expected a number >= 0") != std::string::npos);
+  BOOST_TEST(
+      problem(base + "[accuracy]\nlinearity = 1\n").find("accuracy.linearity: unknown key") !=
+      std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(static_performance_knobs_shift_the_indicated_value_as_documented) {
+  // Span 100: 0.9 % offset, 0.3 % bow at mid-range, 0.45 % more hysteresis (+-0.225).
+  auto settled = [](const std::string& knob, double value, double from) {
+    Model model(profile("[process]\nvalue = " + std::to_string(from) + "\n[defects]\n" + knob +
+                        " = true\n"),
+                t0);
+    model.set_input(value, at(1));
+    return model.output(at(2)).process_value;
+  };
+  BOOST_TEST(settled("zero_offset", 50, 0) == 50.9, tt::tolerance(1e-9));
+  BOOST_TEST(settled("bowed_output", 50, 0) == 50.3, tt::tolerance(1e-9));
+  BOOST_TEST(settled("bowed_output", 100, 0) == 100.0, tt::tolerance(1e-9));  // none at the ends
+  BOOST_TEST(settled("hysteresis_excessive", 50, 0) == 50.225, tt::tolerance(1e-9));
+  BOOST_TEST(settled("hysteresis_excessive", 50, 100) == 49.775, tt::tolerance(1e-9));
+  // not_repeatable: each setting lands elsewhere within +-0.08, the same way every run.
+  auto landings = [] {
+    Model model(profile("[defects]\nnot_repeatable = true\n"), t0);
+    std::vector<double> out;
+    for (int i = 0; i < 6; ++i) {
+      model.set_input(i % 2 == 0 ? 50 : 0, at(i));
+      if (i % 2 == 0) out.push_back(model.output(at(i + 0.9)).process_value - 50.0);
+    }
+    return out;
+  };
+  const std::vector<double> first = landings();
+  BOOST_TEST(first == landings());
+  for (double offset : first) BOOST_TEST(std::abs(offset) < 0.08);
+  BOOST_TEST(first[0] != first[1]);
 }
 
 BOOST_AUTO_TEST_CASE(loop_current_saturates_at_the_ne43_band_ends) {
