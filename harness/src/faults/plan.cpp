@@ -75,9 +75,10 @@ class Reader {
   explicit Reader(std::string source) : source_(std::move(source)) {}
 
   [[noreturn]] void fail(const std::string& where, const std::string& message) const {
-    const std::string prefix = source_.empty() ? "fault plan" : source_;
+    // The error's operation already says "fault plan": a plan without a file adds nothing.
+    const std::string prefix = source_.empty() ? "" : source_ + ": ";
     throw ConfigError({"", "fault plan", std::nullopt},
-                      fmt::format("{}: {}: {}", prefix, where.empty() ? "(top)" : where, message));
+                      fmt::format("{}{}: {}", prefix, where.empty() ? "(top)" : where, message));
   }
 
   double number(const json& value, const std::string& where, double low, double high) const {
